@@ -1,0 +1,234 @@
+"""Typed pipeline parameters (``params.yaml``).
+
+Every section is a strict pydantic model: an unknown (e.g. misspelt) key or a value of the wrong
+type or range raises one :class:`~smeftfm.errors.ConfigError` naming the key and the fix.
+Each DVC stage declares the sections it reads in ``dvc.yaml`` so that changing one parameter
+re-runs only the stages downstream of it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class Section(BaseModel):
+    """Base of every parameter section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BinSpec(Section):
+    """Uniform binning: ``n`` bins over ``[lo, hi]`` (GeV)."""
+
+    lo: float
+    hi: float
+    n: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BinSpec:
+        if not self.hi > self.lo:
+            raise ValueError(f"bin range must have hi > lo, got lo={self.lo}, hi={self.hi}")
+        return self
+
+
+class PhysicsParams(Section):
+    """Process definition and SMEFT truncation."""
+
+    pdf: str = "CT18LO"
+    pdf_member: int = Field(0, ge=0)
+    sqrt_s: float = Field(13000.0, gt=0, description="collider energy, GeV")
+    lambda_np: float = Field(1000.0, gt=0, description="new-physics scale Lambda, GeV")
+    order: Literal["linear", "quadratic"] = "linear"
+    operators: Literal["screened", "all"] | list[str] = "screened"
+
+
+class ObservableParams(Section):
+    """Acceptance and histogram definitions (the seed's 92 inputs)."""
+
+    eta_max: float = Field(2.5, gt=0)
+    pt_min: float = Field(10.0, ge=0, description="GeV")
+    mll_window: tuple[float, float] = (50.0, 650.0)
+    mll: BinSpec = BinSpec(lo=50.0, hi=650.0, n=60)
+    pt: BinSpec = BinSpec(lo=10.0, hi=330.0, n=32)
+
+    @model_validator(mode="after")
+    def _window(self) -> ObservableParams:
+        lo, hi = self.mll_window
+        if not hi > lo > 0:
+            raise ValueError(f"mll_window must satisfy 0 < lo < hi, got {self.mll_window}")
+        return self
+
+
+class QuadratureParams(Section):
+    """Deterministic Gauss-Legendre quadrature settings for binned templates."""
+
+    mass_nodes: int = Field(12, ge=4, description="GL nodes per mass sub-interval")
+    mass_sub_gev: float = Field(2.5, gt=0, description="width of mass sub-intervals, GeV")
+    angle_nodes: int = Field(24, ge=4)
+    rapidity_nodes: int = Field(24, ge=4)
+    pt_nodes: int = Field(8, ge=2, description="GL nodes per pT sub-interval")
+
+
+class ScreenParams(Section):
+    """Analytic PRAXIS screening."""
+
+    rel_threshold: float = Field(1e-6, gt=0, description="|interference| / SM above which an operator counts")
+
+
+class UniversesParams(Section):
+    n: int = Field(100, gt=0)
+    seed: int = 1234
+    log_lo: float = Field(1e-4, gt=0)
+    log_hi: float = Field(2.0, gt=0)
+    p_zero_max: float = Field(0.4, ge=0, le=1)
+    operators: Literal["screened", "all"] = "screened"
+
+    @model_validator(mode="after")
+    def _range(self) -> UniversesParams:
+        if not self.log_hi > self.log_lo:
+            raise ValueError("universes.log_hi must exceed universes.log_lo")
+        return self
+
+
+class CorpusParams(Section):
+    n_replicas: int = Field(10_000, gt=0)
+    n_events: int = Field(10_000, gt=0, description="target events calibrating L_eff")
+    luminosity_fb: float | None = Field(None, gt=0)
+    corr_length_gev: float = Field(35.0, gt=0)
+    shard_rows: int = Field(250_000, gt=0)
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 2024
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(x < 0 for x in v) or abs(sum(v) - 1.0) > 1e-9:
+            raise ValueError(f"corpus.split must be three non-negative fractions summing to 1, got {v}")
+        return v
+
+
+class EventsParams(Section):
+    n_per_point: int = Field(10_000, gt=0)
+    seed: int = 7
+    include_universes: bool = True
+
+
+class TrainParams(Section):
+    depth: int = Field(3, ge=1)
+    width: int = Field(100, ge=1)
+    latent_dim: int = Field(2, ge=1)
+    dropout: float = Field(0.35, ge=0, lt=1)
+    l2: float = Field(0.1, ge=0)
+    margin: float = Field(1.0, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(1024, gt=0)
+    pairs_per_epoch: int = Field(200_000, gt=0)
+    positive_fraction: float = Field(0.5, gt=0, lt=1)
+    max_epochs: int = Field(30, gt=0)
+    patience: int = Field(5, gt=0)
+    input_transform: Literal["log_ratio_sm", "log", "ratio_sm", "none"] = "log_ratio_sm"
+    seed: int = 0
+
+
+class HeadsParams(Section):
+    seed: int = 0
+    dpn_epochs: int = Field(40, gt=0)
+    knn_k: int = Field(15, gt=0)
+    sigma_levels: tuple[float, ...] = (1.0, 3.0, 6.0)
+
+
+class LoopParams(Section):
+    leading: list[str] = ["clq1", "clq3"]
+    subleading: list[str] = ["cHq1", "cHq3"]
+    n_probe: int = Field(4000, gt=0)
+    psi_init_dim: int = Field(5, ge=1)
+    floor: float = Field(0.1, gt=0)
+    fingerprint: float = Field(2.0, gt=1)
+    max_cycles: int = Field(20, gt=0)
+    n_candidates: int = Field(256, gt=0)
+    seed: int = 11
+
+
+class InformerParams(Section):
+    embed_dim: int = Field(32, gt=0)
+    hidden: int = Field(64, gt=0)
+    events_per_set: int = Field(512, gt=0)
+    working_points: int = Field(64, gt=0)
+    epochs: int = Field(30, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    ridge: float = Field(1e-3, gt=0)
+    ema: float = Field(0.99, gt=0, lt=1)
+    seeds: list[int] = [0, 1, 2]
+
+
+class ReportParams(Section):
+    dpi: int = Field(110, gt=0)
+
+
+class TrackingParams(Section):
+    experiment: str = "smeftfm"
+
+
+class Params(Section):
+    """All of ``params.yaml``."""
+
+    physics: PhysicsParams = PhysicsParams()
+    observables: ObservableParams = ObservableParams()
+    quadrature: QuadratureParams = QuadratureParams()
+    screen: ScreenParams = ScreenParams()
+    universes: UniversesParams = UniversesParams()
+    corpus: CorpusParams = CorpusParams()
+    events: EventsParams = EventsParams()
+    train: TrainParams = TrainParams()
+    heads: HeadsParams = HeadsParams()
+    informer: InformerParams = InformerParams()
+    loop: LoopParams = LoopParams()
+    report: ReportParams = ReportParams()
+    tracking: TrackingParams = TrackingParams()
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            section = ".".join(str(p) for p in e["loc"][:-1]) or "top level"
+            lines.append(f"unknown key '{loc}' (not a parameter of {section}; check the spelling)")
+        elif e["type"] == "missing":
+            lines.append(f"missing key '{loc}'")
+        else:
+            lines.append(f"bad value for '{loc}': {e['msg']} (got {e.get('input')!r})")
+    return f"invalid parameters in {source}: " + "; ".join(lines)
+
+
+def parse_params(data: object, source: str = "params") -> Params:
+    """Validate a mapping (as loaded from YAML) into :class:`Params`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_params(path: str | os.PathLike[str] | None = None) -> Params:
+    """Load and validate ``params.yaml`` (default: ``$SMEFTFM_PARAMS`` or ``./params.yaml``)."""
+    p = Path(path or os.environ.get("SMEFTFM_PARAMS", DEFAULT_PARAMS))
+    if not p.exists():
+        raise ConfigError(f"parameter file {p} not found; run from the project root or pass --params")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p} is not valid YAML ({err}); fix the syntax at the position shown") from None
+    return parse_params(data, str(p))

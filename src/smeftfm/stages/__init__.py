@@ -1,0 +1,1 @@
+"""Stage runners: what each `smeftfm <stage>` command does (the CLI only parses options)."""
