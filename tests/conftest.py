@@ -20,3 +20,49 @@ os.environ.setdefault("SMEFTFM_QUIET", "1")
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def _copy_project(dst: Path) -> None:
+    """Copy the project's source tree (not the venv, data, models or run stores) into ``dst``."""
+    import shutil
+
+    skip = {".venv", "data", "models", "mlartifacts", "mlruns", "reports", ".git", ".pytest_cache",
+            ".ruff_cache", "benchmarks"}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        top = Path(directory).resolve() == ROOT
+        out = {n for n in names if n in {"__pycache__", "mlflow.db"} or n.startswith(".tmp-")}
+        if top:
+            out |= {n for n in names if n in skip}
+        return out
+
+    shutil.copytree(ROOT, dst, ignore=ignore, dirs_exist_ok=True)
+    (dst / ".dvc" / "cache").mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Path:
+    """A copy of the project that ran the real ``dvc repro`` on ``tests/fixtures/params_tiny.yaml``.
+
+    Shared by the end-to-end, report and MLflow-server tests so that the tiny pipeline runs once per session.
+    The copy has its own git repository, DVC cache and MLflow store (``mlflow.db`` inside the copy).
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path_factory.mktemp("tiny") / "repo"
+    _copy_project(repo)
+    shutil.copy(ROOT / "tests" / "fixtures" / "params_tiny.yaml", repo / "params.yaml")
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("SMEFTFM_TRACKING", None)  # the pipeline logs to MLflow like a real run
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["SMEFTFM_PIPELINE_ID"] = "tiny-e2e"
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for cmd in (["git", "init", "-q"], git + ["add", "-A"], git + ["commit", "-qm", "tiny"]):
+        subprocess.run(cmd, cwd=repo, check=True, env=env)
+    res = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise AssertionError(f"dvc repro failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    return repo

@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -74,8 +74,8 @@ def templates(
     out: Annotated[Path, typer.Option(help="output Parquet (long format, pb/GeV)")] = Path(
         "data/templates/spectra.parquet"
     ),
-    order: Annotated[Optional[str], typer.Option(help="linear | quadratic (default: physics.order)")] = None,
-    pdf: Annotated[Optional[str], typer.Option(help="LHAPDF set name (default: physics.pdf)")] = None,
+    order: Annotated[str | None, typer.Option(help="linear | quadratic (default: physics.order)")] = None,
+    pdf: Annotated[str | None, typer.Option(help="LHAPDF set name (default: physics.pdf)")] = None,
     screen_json: Annotated[Path, typer.Option("--screen", help="screening output")] = Path(
         "data/screen/operators.json"
     ),
@@ -85,6 +85,155 @@ def templates(
     from .stages.physics import run_templates
 
     run_templates(_params(params), out, order=order, pdf=pdf, screen_json=screen_json)
+
+
+# ----------------------------------------------------------------------------- data stages (issue 3)
+MetricsOpt = Annotated[Path | None, typer.Option("--metrics", help="also write the stage's metrics (JSON)")]
+
+
+def _write_metrics(path: Path | None, metrics: dict) -> None:
+    if path is not None:
+        from .atomic import write_json
+
+        write_json(path, {k: v for k, v in metrics.items() if k != "seconds" and not k.endswith("per_second")})
+
+
+@app.command()
+@handles_errors
+def universes(
+    out: Annotated[Path, typer.Option(help="output Parquet")] = Path("data/universes.parquet"),
+    screen_json: Annotated[Path, typer.Option("--screen", help="screening output")] = Path(
+        "data/screen/operators.json"
+    ),
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Sample the SMEFT universes (eqs. 3.2-3.3): log-uniform |C|, random sign, sparsity; plus the SM row."""
+    from .stages.data import run_universes
+
+    m = run_universes(_params(params), out, screen_json)
+    _write_metrics(metrics, m)
+    typer.echo(f"{m['n_universes']} universes x {m['n_operators']} operators -> {out}")
+
+
+@app.command()
+@handles_errors
+def spectra(
+    out: Annotated[Path, typer.Option(help="output Parquet (pb/GeV)")] = Path("data/spectra.parquet"),
+    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
+        "data/universes.parquet"
+    ),
+    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
+        "data/templates/spectra.parquet"
+    ),
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Theory spectra y(C) of every universe from the templates; flags negative bins, never clips."""
+    from .stages.data import run_spectra
+
+    m = run_spectra(_params(params), out, universes_path, templates_path)
+    _write_metrics(metrics, m)
+    typer.echo(f"{m['n_universes']} universes ({m['n_has_negative']} with negative bins) -> {out}")
+
+
+@app.command()
+@handles_errors
+def corpus(
+    out: Annotated[Path, typer.Option(help="output directory of Parquet shards")] = Path("data/corpus"),
+    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path(
+        "data/spectra.parquet"
+    ),
+    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
+        "data/templates/spectra.parquet"
+    ),
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Monte Carlo replicas ~ N(y, Sigma) with the calibrated correlated uncertainties (eqs. 3.4-3.18)."""
+    from .stages.data import run_corpus
+
+    m = run_corpus(_params(params), out, spectra_path, templates_path)
+    _write_metrics(metrics, m)
+    rate = m["rows_per_second"]
+    typer.echo(f"{m['rows']:.0f} replicas in {m['seconds']:.1f} s ({rate:.0f} rows/s) -> {out}")
+
+
+@app.command()
+@handles_errors
+def events(
+    out: Annotated[Path, typer.Option(help="output Parquet")] = Path("data/events/events.parquet"),
+    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
+        "data/universes.parquet"
+    ),
+    metrics: MetricsOpt = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Unweighted (m_ll, y_ll, cos theta_CS) events from the exact rate at the SM and the universes."""
+    from .stages.data import run_events
+
+    m = run_events(_params(params), out, universes_path)
+    _write_metrics(metrics, m)
+    typer.echo(f"{m['events']} events at {m['n_points']} working points ({m['n_skipped']} skipped) -> {out}")
+
+
+# ----------------------------------------------------------------------------- model stages (issue 4)
+@app.command()
+@handles_errors
+def train(
+    corpus_dir: Annotated[Path, typer.Option("--corpus", help="corpus directory (split=*/part-*.parquet)")] = Path(
+        "data/corpus"
+    ),
+    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path("data/spectra.parquet"),
+    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
+        "data/universes.parquet"
+    ),
+    model_dir: Annotated[Path, typer.Option("--model", help="output encoder directory")] = Path("models/encoder"),
+    embeddings_dir: Annotated[Path, typer.Option("--embeddings", help="output embeddings directory")] = Path(
+        "data/embeddings"
+    ),
+    metrics: Annotated[Path, typer.Option("--metrics", help="output metrics JSON")] = Path(
+        "reports/metrics/train.json"
+    ),
+    plots: Annotated[Path, typer.Option("--plots", help="output loss curve CSV")] = Path(
+        "reports/plots/train_loss.csv"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Contrastive encoder (eq. 3.19) with early stopping, plus the PCA baseline; k-NN/silhouette/probe metrics."""
+    from .stages.models import run_train
+
+    m = run_train(_params(params), corpus_dir, spectra_path, universes_path, model_dir, embeddings_dir, metrics, plots)
+    typer.echo(f"encoder k-NN accuracy {m['encoder']['knn_accuracy']:.3f} vs PCA {m['pca']['knn_accuracy']:.3f} "
+               f"(best epoch {m['best_epoch']}) -> {model_dir}")
+
+
+@app.command()
+@handles_errors
+def heads(
+    embeddings_dir: Annotated[Path, typer.Option("--embeddings", help="embeddings directory")] = Path(
+        "data/embeddings"
+    ),
+    model_dir: Annotated[Path, typer.Option("--model", help="trained encoder directory")] = Path("models/encoder"),
+    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path("data/spectra.parquet"),
+    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
+        "data/universes.parquet"
+    ),
+    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
+        "data/templates/spectra.parquet"
+    ),
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("data/heads"),
+    metrics: Annotated[Path, typer.Option("--metrics", help="output metrics JSON")] = Path(
+        "reports/metrics/heads.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Dirichlet prior network, entropy/MI maps, injected-anomaly AUROCs and SM retrieval vs exact chi^2."""
+    from .stages.models import run_heads
+
+    m = run_heads(_params(params), embeddings_dir, model_dir, spectra_path, universes_path, templates_path, out,
+                  metrics)
+    typer.echo(f"DPN accuracy {m['dpn']['accuracy']:.3f}, ECE {m['dpn']['ece']:.3f} -> {out}")
 
 
 @app.command("pdf-download")

@@ -85,12 +85,19 @@ class ScreenParams(Section):
 
 
 class UniversesParams(Section):
-    n: int = Field(100, gt=0)
-    seed: int = 1234
-    log_lo: float = Field(1e-4, gt=0)
-    log_hi: float = Field(2.0, gt=0)
-    p_zero_max: float = Field(0.4, ge=0, le=1)
-    operators: Literal["screened", "all"] = "screened"
+    """SMEFT universes (``universes`` stage): ln|C| ~ U(ln log_lo, ln log_hi), random sign, zeros (eqs. 3.2-3.3)."""
+
+    n: int = Field(100, gt=0, description="number of universes (the SM row is added)")
+    seed: int = Field(1234, ge=0)
+    log_lo: float = Field(1e-4, gt=0, description="smallest |C| (Lambda = 1 TeV)")
+    log_hi: float = Field(2.0, gt=0, description="largest |C|")
+    p_zero_max: float = Field(0.4, ge=0, le=1, description="zeroing probability p ~ U(0, p_zero_max)")
+    zero_scope: Literal["operator", "entry"] = Field(
+        "operator", description="draw p once per operator (shared by all universes) or per universe and operator"
+    )
+    operators: Literal["screened", "all"] | list[str] = Field(
+        "screened", description="the screening output's interfering operators, all 31 of Table 1, or a list"
+    )
 
     @model_validator(mode="after")
     def _range(self) -> UniversesParams:
@@ -100,13 +107,15 @@ class UniversesParams(Section):
 
 
 class CorpusParams(Section):
-    n_replicas: int = Field(10_000, gt=0)
-    n_events: int = Field(10_000, gt=0, description="target events calibrating L_eff")
-    luminosity_fb: float | None = Field(None, gt=0)
-    corr_length_gev: float = Field(35.0, gt=0)
-    shard_rows: int = Field(250_000, gt=0)
+    """Monte Carlo replica corpus (``corpus`` stage, eqs. 3.4-3.18)."""
+
+    n_replicas: int = Field(10_000, gt=0, description="replicas per universe")
+    n_events: int = Field(10_000, gt=0, description="target events calibrating L_eff = N / sigma_SM")
+    luminosity_fb: float | None = Field(None, gt=0, description="L_desired in fb^-1 (null: use L_eff)")
+    corr_length_gev: float = Field(35.0, gt=0, description="RBF correlation length within each observable, GeV")
+    shard_rows: int = Field(250_000, gt=0, description="rows per Parquet shard")
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 2024
+    seed: int = Field(2024, ge=0)
 
     @field_validator("split")
     @classmethod
@@ -117,33 +126,67 @@ class CorpusParams(Section):
 
 
 class EventsParams(Section):
-    n_per_point: int = Field(10_000, gt=0)
-    seed: int = 7
-    include_universes: bool = True
+    """Unweighted events at working points (``events`` stage), from the exact rate at ``physics.order``."""
+
+    n_per_point: int = Field(10_000, gt=0, description="events per working point")
+    seed: int = Field(7, ge=0)
+    include_universes: bool = Field(True, description="the universes as working points besides the SM")
+    on_negative: Literal["skip", "error"] = Field(
+        "skip", description="a point whose linear rate is negative somewhere: skip it (listed) or fail"
+    )
 
 
 class TrainParams(Section):
-    depth: int = Field(3, ge=1)
+    """Contrastive encoder (``train`` stage); architecture defaults are the seed paper's (Sec. 3.3)."""
+
+    depth: int = Field(3, ge=1, description="hidden Dense/BatchNorm/ReLU/Dropout blocks")
     width: int = Field(100, ge=1)
     latent_dim: int = Field(2, ge=1)
     dropout: float = Field(0.35, ge=0, lt=1)
-    l2: float = Field(0.1, ge=0)
-    margin: float = Field(1.0, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    batch_size: int = Field(1024, gt=0)
+    batch_norm: bool = True
+    l2: float = Field(0.1, ge=0, description="penalty l2 * sum(W^2) on hidden kernels (Keras convention)")
+    margin: float = Field(1.0, gt=0, description="contrastive margin m (latent units)")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate (paper: 1e-6; default from the lr scan)")
+    batch_size: int = Field(1024, ge=2, description="pairs per optimiser step")
     pairs_per_epoch: int = Field(200_000, gt=0)
+    val_pairs: int = Field(50_000, gt=0, description="fixed validation pairs for early stopping")
     positive_fraction: float = Field(0.5, gt=0, lt=1)
     max_epochs: int = Field(30, gt=0)
     patience: int = Field(5, gt=0)
+    min_delta: float = Field(0.0, ge=0, description="improvement of the val loss that resets patience")
     input_transform: Literal["log_ratio_sm", "log", "ratio_sm", "none"] = "log_ratio_sm"
+    transform_floor: float = Field(1e-2, gt=0, lt=1, description="lower clip of y/y_SM before the log")
+    amp: bool = Field(True, description="automatic mixed precision (CUDA only)")
+    knn_k: int = Field(15, gt=0, description="neighbours of the k-NN universe accuracy")
+    silhouette_n: int = Field(5000, ge=10, description="test replicas used for the silhouette score")
     seed: int = 0
 
 
 class HeadsParams(Section):
+    """Downstream heads on the frozen embedding (``heads`` stage)."""
+
     seed: int = 0
-    dpn_epochs: int = Field(40, gt=0)
-    knn_k: int = Field(15, gt=0)
+    dpn_hidden: int = Field(128, gt=0)
+    dpn_depth: int = Field(2, ge=1)
+    dpn_epochs: int = Field(15, gt=0)
+    dpn_lr: float = Field(3e-3, gt=0)
+    dpn_batch_size: int = Field(4096, gt=1)
+    dpn_train_rows: int = Field(200_000, gt=0, description="train replicas used to fit the DPN (subsample)")
+    dpn_target_precision: float = Field(100.0, gt=0, description="in-distribution target alpha = 1 + this")
+    dpn_ood_fraction: float = Field(1.0, ge=0, description="synthetic OOD latent points per training point")
+    ece_bins: int = Field(15, gt=0)
+    grid_n: int = Field(150, ge=10, description="latent-plane grid points per axis for the maps")
+    n_sm_replicas: int = Field(10_000, ge=10, description="SM replicas embedded for the contours")
+    n_anomaly_replicas: int = Field(5_000, ge=10, description="replicas per injected signal and ID reference")
+    tail_amplitude: float = Field(1.0, gt=0, description="relative excess at the last m_ll and p_T bins")
+    z_shift_gev: float = Field(2.0, description="Z-peak shift, GeV")
+    zshift_density: Literal["oracle", "binned"] = Field(
+        "oracle", description="exact SM dsigma/dm from the oracle, or the binned piecewise-linear cumulative")
+    bw_mass_gev: float = Field(500.0, gt=0)
+    bw_width_gev: float = Field(25.0, gt=0)
+    bw_strength: float = Field(2.0, gt=0, description="resonance / SM in the m_ll bin holding the mass")
     sigma_levels: tuple[float, ...] = (1.0, 3.0, 6.0)
+    chi2_rcond: float = Field(1e-10, gt=0, lt=1, description="eigenvalue cut (relative) of the SM covariance")
 
 
 class LoopParams(Section):
@@ -171,7 +214,16 @@ class InformerParams(Section):
 
 
 class ReportParams(Section):
-    dpi: int = Field(110, gt=0)
+    """The ``report`` stage (``reports/index.html``); positions are in GeV and pick the bin that contains them."""
+
+    dpi: int = Field(110, ge=50, le=400, description="resolution of the PNG figures")
+    pt_subpeak_gev: float = Field(35.0, gt=0, description="Fig. 6: p_T bin just below the Jacobian peak")
+    mll_peak_gev: float = Field(91.1876, gt=0, description="Fig. 6: the Z-peak m_ll bin")
+    mll_high_gev: float = Field(645.0, gt=0, description="Fig. 6: the high-mass m_ll bin")
+    n_clusters: int = Field(4, ge=1, le=8, description="Fig. 7: k-means groups of universes in the latent plane")
+    latent_points: int = Field(20_000, ge=100, description="Fig. 6: at most this many test replicas drawn")
+    ratio_coefficient: float = Field(1.0, gt=0, description="Fig. 3: Wilson coefficient of the ratio-to-SM plot")
+    seed: int = Field(0, ge=0, description="seed of the k-means grouping and the replica subsample")
 
 
 class TrackingParams(Section):

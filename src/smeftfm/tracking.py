@@ -160,3 +160,30 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None) -> Iterator[S
 def temp_artifact_dir() -> tempfile.TemporaryDirectory:
     """A scratch directory for files that are logged as artifacts and then discarded."""
     return tempfile.TemporaryDirectory(prefix="smeftfm-artifacts-")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Model logging (models helper: `train` stage). Kept separate from the run plumbing above.
+# ---------------------------------------------------------------------------------------------------------
+def log_torch_model(run: StageRun, model, name: str, input_example, registered_name: str | None = None) -> None:
+    """Log a torch module as an MLflow model with a signature inferred from ``input_example`` (numpy).
+
+    The module is registered as ``registered_name`` when given. The pip requirements are pinned explicitly
+    (torch, numpy) so that MLflow does not spawn a subprocess to infer them. No-op when tracking is off.
+    """
+    mlflow = run.mlflow
+    if mlflow is None:
+        return
+    import mlflow.pytorch  # noqa: F401  (registers the flavour on the configured module)
+    import numpy as np
+    import torch
+    from mlflow.models import infer_signature
+
+    with torch.no_grad():
+        out = model(torch.as_tensor(input_example)).cpu().numpy()
+    signature = infer_signature(np.asarray(input_example), out)
+    mlflow.pytorch.log_model(
+        model, name=name, signature=signature, input_example=np.asarray(input_example),
+        registered_model_name=registered_name,
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
+    )

@@ -271,3 +271,16 @@ def test_bad_bin_specification_is_one_clear_error(edges):
 def test_unknown_observable_is_rejected():
     with pytest.raises(SmeftfmError, match="unknown observable"):
         Binning("rapidity", np.array([0.0, 1.0]))
+
+
+def test_fast_term_matrix_agrees_with_the_reference_bilinear_forms():
+    from smeftfm.physics.morphing import bilinear_terms
+    from smeftfm.physics.operators import VECTOR_OPERATORS
+
+    basis = AmplitudeBasis.build(DEFAULT_EW, VECTOR_OPERATORS)
+    s = RNG.uniform(20.0, 3000.0, 300) ** 2
+    w = RNG.uniform(-1.0, 1.0, (300, 8))
+    for order in ("linear", "quadratic"):
+        ref = bilinear_terms(*basis.parts(s), w, order)
+        fast = basis.weighted_terms(s, w, order)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-14 * np.abs(ref).max())

@@ -206,6 +206,76 @@ class AmplitudeBasis:
         return re0, im0, re1, im1
 
 
+    # ---- fast path: every morphing term is a fixed linear combination of 7 propagator products per channel
+    #: names of the propagator products b_q(s) spanning |F|^2 (P_A = 1/s, P_Z = pz_re + i pz_im)
+    PROPAGATOR_PRODUCTS = ("pa^2", "pa*pz_re", "pz_re^2", "pz_im^2", "pa", "pz_re", "1")
+
+    def propagator_products(self, s, xp=np):
+        """b_q(s) for q in :attr:`PROPAGATOR_PRODUCTS`, shape [..., 7] (GeV^-4, GeV^-2 or 1)."""
+        mz2, mg = self.m_z**2, self.m_z * self.gamma_z
+        den = (s - mz2) ** 2 + mg**2
+        pa = 1.0 / s
+        pzr = (s - mz2) / den
+        pzi = -mg / den
+        one = pa * 0 + 1.0
+        return xp.stack([pa * pa, pa * pzr, pzr * pzr, pzi * pzi, pa, pzr, one], -1)
+
+    def term_matrix(self, order: str) -> np.ndarray:
+        """G[(A, q), term] such that sum_A w_A |F_A(C)|^2 = sum_{A,q} w_A b_q(s) G[(A,q), :] @ monomials(C).
+
+        Built once from the coupling products; evaluating all morphing terms at n events is then one
+        [n, 56] x [56, n_terms] matrix product (numpy or torch) instead of per-event bilinear forms.
+        """
+        c0a, c0z = self.c0[0], self.c0[1]  # [A]
+        c1a, c1z, ct = self.c1[0], self.c1[1], self.contact  # [A, K]
+        zero = np.zeros_like(c0a)
+        sm = np.stack([c0a**2, 2 * c0a * c0z, c0z**2, c0z**2, zero, zero, zero], -1)[..., None]  # [A, 7, 1]
+        lin = 2.0 * np.stack(
+            [
+                c0a[:, None] * c1a,
+                c0a[:, None] * c1z + c0z[:, None] * c1a,
+                c0z[:, None] * c1z,
+                c0z[:, None] * c1z,
+                c0a[:, None] * ct,
+                c0z[:, None] * ct,
+                np.zeros_like(ct),
+            ],
+            1,
+        )  # [A, 7, K]
+        blocks = [sm, lin]
+        if order == "quadratic":
+            ia, ib = np.triu_indices(c1a.shape[1])
+            f = 2.0 - (ia == ib)
+
+            def sym(x, y):
+                return x[:, ia] * y[:, ib] + y[:, ia] * x[:, ib]
+
+            quad = np.stack(
+                [
+                    c1a[:, ia] * c1a[:, ib],
+                    sym(c1a, c1z),
+                    c1z[:, ia] * c1z[:, ib],
+                    c1z[:, ia] * c1z[:, ib],
+                    sym(c1a, ct),
+                    sym(c1z, ct),
+                    ct[:, ia] * ct[:, ib],
+                ],
+                1,
+            ) * f  # [A, 7, P]
+            blocks.append(quad)
+        elif order != "linear":
+            raise ValueError(f"order must be 'linear' or 'quadratic', got {order!r}")
+        g = np.concatenate(blocks, axis=-1)
+        return g.reshape(-1, g.shape[-1])
+
+    def weighted_terms(self, s, weights, order: str, xp=np, g=None):
+        """sum_A w_A |F_A|^2 expanded in morphing terms at partonic s: [..., n_terms] (GeV^-4 x weight units)."""
+        b = self.propagator_products(s, xp)  # [..., 7]
+        x = (weights[..., :, None] * b[..., None, :]).reshape(*weights.shape[:-1], -1)  # [..., 56]
+        g = self.term_matrix(order) if g is None else g
+        return x @ _as(g, x, xp)
+
+
 def _as(a: np.ndarray, like, xp):
     if xp is np:
         return a

@@ -29,9 +29,9 @@ from ..errors import SmeftfmError
 from .amplitudes import AmplitudeBasis
 from .constants import DEFAULT_EW, GEV2_TO_PB, EWInputs
 from .kinematics import Acceptance, cos_lab
-from .morphing import Order, bilinear_terms, monomials, term_names
+from .morphing import Order, monomials, term_names
 from .operators import VECTOR_OPERATORS, resolve
-from .pdfs import QUARKS, PDF, load_pdf
+from .pdfs import PDF, QUARKS, load_pdf
 
 UP_TYPE = ("u", "c")
 DOWN_TYPE = ("d", "s", "b")
@@ -317,6 +317,7 @@ class Oracle:
         else:
             raise SmeftfmError(f"unknown backend '{backend}'; use 'numpy' or 'torch'")
         outs = []
+        g = self.basis.term_matrix(order)
         for s0 in range(0, m.size, chunk):
             sl = slice(s0, s0 + chunk)
             lsum, ldiff = self.luminosities(m[sl], y[sl])
@@ -325,8 +326,7 @@ class Oracle:
             if xp is not np:
                 lsum, ldiff, cl, mm = (xp.as_tensor(a, dtype=xp.float64, device=dev) for a in (lsum, ldiff, cl, mm))
             w = self._angular_weights(lsum, ldiff, cl, xp)
-            parts = self.basis.parts(mm * mm, xp)
-            terms = bilinear_terms(*parts, w, order, xp) * self.prefactor(mm, xp)[..., None]
+            terms = self.basis.weighted_terms(mm * mm, w, order, xp, g) * self.prefactor(mm, xp)[..., None]
             outs.append(terms)
         return np.concatenate(outs) if xp is np else xp.cat(outs)
 
@@ -370,7 +370,8 @@ class Oracle:
         if cuts:
             cmax = acc.cos_max(m)
             # kink of y_max(|cos|) where eta_max - atanh|cos| meets the kinematic limit log(sqrt S / m)
-            ck = np.minimum(np.where(acc.eta_max > ymax_kin, np.tanh(np.clip(acc.eta_max - ymax_kin, 0, None)), cmax), cmax)
+            kink = np.tanh(np.clip(acc.eta_max - ymax_kin, 0, None))
+            ck = np.minimum(np.where(acc.eta_max > ymax_kin, kink, cmax), cmax)
             segs = [(np.zeros(n), ck)] + ([(ck, cmax)] if np.any(ck < cmax) else [])
         else:
             segs = [(np.zeros(n), np.ones(n))]
@@ -403,8 +404,7 @@ class Oracle:
         return np.einsum("nja,nj->na", sym.reshape(n, -1, 8), np.reshape(w, (n, -1)))
 
     def _terms_at_nodes(self, m: np.ndarray, wm: np.ndarray, wang: np.ndarray, order: Order) -> np.ndarray:
-        parts = self.basis.parts(m * m)
-        return bilinear_terms(*parts, wang, order) * (wm * self.prefactor(m))[:, None]
+        return self.basis.weighted_terms(m * m, wang, order) * (wm * self.prefactor(m))[:, None]
 
     def _mass_nodes(self, lo: float, hi: float, spec: QuadratureSpec) -> tuple[np.ndarray, np.ndarray]:
         """Composite GL in m: sub-intervals of ``mass_sub_gev`` within 12 widths of the Z pole, 4x wider elsewhere."""

@@ -17,8 +17,8 @@ from itertools import product
 
 import numpy as np
 
-from .oracle import Oracle, QuadratureSpec
 from .operators import CATALOG, VECTOR_OPERATORS, Operator
+from .oracle import Oracle, QuadratureSpec
 
 #: A helicity configuration (q, qbar, mu-, mu+), each +1 or -1 (massless: helicity = chirality for particles).
 Helicity = tuple[int, int, int, int]
@@ -50,7 +50,8 @@ def helicity_support(op: Operator | None) -> frozenset[Helicity]:
 
 
 _REASONS = {
-    "four_fermion_vector": "vector four-fermion contact term: interferes with gamma/Z exchange, growing like s/Lambda^2",
+    "four_fermion_vector": "vector four-fermion contact term: interferes with gamma/Z exchange, "
+    "growing like s/Lambda^2",
     "current": "Z-vertex current: shifts the Z coupling of the {f}, interferes most at the Z pole",
     "bosonic_input": "shifts Z and photon couplings through the m_W-scheme inputs (s_W, e, m_Z)",
     "four_lepton_input": "enters through G_F (muon decay), rescaling every neutral-current coupling",
