@@ -66,3 +66,13 @@ def test_missing_pdf_set_is_one_clear_error(monkeypatch, tmp_path):
 def test_missing_member_is_one_clear_error():
     with pytest.raises(PDFNotFoundError, match="member 3"):
         PDF("CT18NNLO", 3)
+
+
+def test_all_flavours_at_once_equals_one_flavour_at_a_time():
+    pdf = load_pdf("CT18LO", 0)
+    rng = np.random.default_rng(3)
+    x = np.concatenate([10 ** rng.uniform(-9.5, 0.0, 3000), [1.0, 1.2, 1e-12]])
+    q = np.concatenate([rng.uniform(1.0, 2e5, 3000), [91.0, 91.0, 91.0]])
+    many = pdf.xfxQ_many(PIDS, x, q)
+    for i, p in enumerate(PIDS):
+        np.testing.assert_allclose(many[:, i], pdf.xfxQ(p, x, q), rtol=1e-12, atol=1e-14)

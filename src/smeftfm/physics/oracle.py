@@ -259,14 +259,17 @@ class Oracle:
         x1, x2 = tau * np.exp(y), tau * np.exp(-y)
         lsum = np.zeros(m.shape + (2,))
         ldiff = np.zeros(m.shape + (2,))
-        for ti, group in enumerate((UP_TYPE, DOWN_TYPE)):
-            for q in group:
-                pid = QUARKS[q]
-                q1, qb2 = self.pdf.f(pid, x1, m), self.pdf.f(-pid, x2, m)
-                qb1, q2 = self.pdf.f(-pid, x1, m), self.pdf.f(pid, x2, m)
-                a, b = q1 * qb2, qb1 * q2
-                lsum[..., ti] += a + b
-                ldiff[..., ti] += a - b
+        pids = [QUARKS[q] for q in UP_TYPE + DOWN_TYPE]
+        both = pids + [-p for p in pids]
+        f1 = self.pdf.xfxQ_many(both, x1, m) / x1[..., None]  # number densities at x1, [..., 10]
+        f2 = self.pdf.xfxQ_many(both, x2, m) / x2[..., None]
+        n = len(pids)
+        for i, q in enumerate(UP_TYPE + DOWN_TYPE):
+            ti = 0 if q in UP_TYPE else 1
+            a = f1[..., i] * f2[..., n + i]  # q(x1) qbar(x2)
+            b = f1[..., n + i] * f2[..., i]  # qbar(x1) q(x2)
+            lsum[..., ti] += a + b
+            ldiff[..., ti] += a - b
         return lsum, ldiff
 
     def prefactor(self, m, xp=np):
@@ -316,8 +319,13 @@ class Oracle:
             dev = torch.device(device) if device else pick_device()
         else:
             raise SmeftfmError(f"unknown backend '{backend}'; use 'numpy' or 'torch'")
-        outs = []
         g = self.basis.term_matrix(order)
+        n_t = g.shape[1]
+        if xp is np:
+            out = np.empty((m.size, n_t))
+        else:
+            out = xp.empty((m.size, n_t), dtype=xp.float64, device=dev)
+            g = xp.as_tensor(g, dtype=xp.float64, device=dev)
         for s0 in range(0, m.size, chunk):
             sl = slice(s0, s0 + chunk)
             lsum, ldiff = self.luminosities(m[sl], y[sl])
@@ -325,10 +333,9 @@ class Oracle:
             mm = m[sl]
             if xp is not np:
                 lsum, ldiff, cl, mm = (xp.as_tensor(a, dtype=xp.float64, device=dev) for a in (lsum, ldiff, cl, mm))
-            w = self._angular_weights(lsum, ldiff, cl, xp)
-            terms = self.basis.weighted_terms(mm * mm, w, order, xp, g) * self.prefactor(mm, xp)[..., None]
-            outs.append(terms)
-        return np.concatenate(outs) if xp is np else xp.cat(outs)
+            w = self._angular_weights(lsum, ldiff, cl, xp) * self.prefactor(mm, xp)[..., None]
+            out[sl] = self.basis.weighted_terms(mm * mm, w, order, xp, g)
+        return out
 
     def differential_rate(self, m, y, cos_cs, coeffs=None, order: Order = "linear", **kw):
         """d^3 sigma/(dm dy dcos theta_CS) in pb/GeV at events, for coefficients ``coeffs`` (default SM)."""

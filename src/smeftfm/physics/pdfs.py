@@ -115,6 +115,7 @@ class PDF:
         self._q_lo = min(float(g.Q.min()) for g in self._grids)
         self._q_hi = max(float(g.Q.max()) for g in self._grids)
         self._x_lo = min(float(g.x.min()) for g in self._grids)
+        self._banks: dict = {}
 
     def xfxQ(self, pid: int, x: np.ndarray, q: np.ndarray) -> np.ndarray:
         """x f_pid(x, Q); x in (0, 1], Q in GeV; 0 at x >= 1, Q clamped into the grid's range."""
@@ -140,10 +141,77 @@ class PDF:
         out[inside] = np.nan_to_num(vals, nan=0.0)
         return out
 
+    def xfxQ_many(self, pids: tuple[int, ...] | list[int], x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """x f(x, Q) for several flavours at once, shape [..., len(pids)].
+
+        With the ``parton`` backend the bicubic B-spline basis in (log x, log Q^2) is built once per point and
+        contracted with the spline coefficients of every flavour (the flavours share their knots), which is
+        several times faster than one spline call per flavour and gives identical numbers.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        q = np.broadcast_to(np.asarray(q, dtype=np.float64), x.shape)
+        pids = tuple(21 if p == 0 else p for p in pids)
+        if self._grids is None:  # pragma: no cover
+            return np.stack([self.xfxQ(p, x, q) for p in pids], axis=-1)
+        out = np.zeros(x.shape + (len(pids),))
+        inside = x < 1.0
+        logx = np.log(np.clip(x[inside], self._x_lo, 1.0))
+        q2 = np.clip(q[inside], self._q_lo, self._q_hi) ** 2
+        vals = np.zeros((logx.size, len(pids)))
+        done = np.zeros(logx.size, dtype=bool)
+        for gi, g in enumerate(self._grids):
+            sel = ~done & (q2 >= g.Q.min() ** 2 * (1 - 1e-12)) & (q2 <= g.Q.max() ** 2 * (1 + 1e-12))
+            if sel.any():
+                vals[sel] = self._bank(gi, pids).evaluate(logx[sel], np.log(q2[sel]))
+                done |= sel
+        out[inside] = vals
+        return out
+
+    def _bank(self, gi: int, pids: tuple[int, ...]):
+        key = (gi, pids)
+        bank = self._banks.get(key)
+        if bank is None:
+            bank = self._banks[key] = _SplineBank([self._grids[gi].interpolator(p) for p in pids])
+        return bank
+
     def f(self, pid: int, x: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Number density f_pid(x, Q) = xfxQ / x."""
         x = np.asarray(x, dtype=np.float64)
         return self.xfxQ(pid, x, q) / x
+
+
+class _SplineBank:
+    """Bicubic splines of several flavours on one subgrid, sharing knots: evaluate all at once."""
+
+    def __init__(self, splines: list) -> None:
+        tx, ty, _ = splines[0].tck
+        if not all(np.array_equal(s.tck[0], tx) and np.array_equal(s.tck[1], ty) for s in splines):
+            raise ValueError("flavour splines do not share knots")
+        self.kx, self.ky = splines[0].degrees
+        self.tx, self.ty = tx, ty
+        self.ny = ty.size - self.ky - 1
+        self.coef = np.stack([s.tck[2] for s in splines], axis=-1)  # [(nx * ny), F]
+        self.x_range = (tx[self.kx], tx[-self.kx - 1])
+        self.y_range = (ty[self.ky], ty[-self.ky - 1])
+
+    def evaluate(self, logx: np.ndarray, logq2: np.ndarray, chunk: int = 65536) -> np.ndarray:
+        from scipy.interpolate import BSpline
+
+        out = np.empty((logx.size, self.coef.shape[1]))
+        lx = np.clip(logx, *self.x_range)
+        ly = np.clip(logq2, *self.y_range)
+        kx1, ky1 = self.kx + 1, self.ky + 1
+        for s0 in range(0, lx.size, chunk):
+            sl = slice(s0, s0 + chunk)
+            n = lx[sl].size
+            bx = BSpline.design_matrix(lx[sl], self.tx, self.kx)
+            by = BSpline.design_matrix(ly[sl], self.ty, self.ky)
+            ix, wx = bx.indices.reshape(n, kx1), bx.data.reshape(n, kx1)
+            iy, wy = by.indices.reshape(n, ky1), by.data.reshape(n, ky1)
+            w = (wx[:, :, None] * wy[:, None, :]).reshape(n, -1)
+            flat = (ix[:, :, None] * self.ny + iy[:, None, :]).reshape(n, -1)
+            out[sl] = np.einsum("nk,nkf->nf", w, self.coef[flat])
+        return out
 
 
 @lru_cache(maxsize=8)
