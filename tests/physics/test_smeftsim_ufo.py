@@ -131,3 +131,20 @@ def test_chw_and_chb_do_not_shift_the_neutral_currents_in_the_ufo_either():
 
     assert "cHW" not in OPERATORS and "cHB" not in OPERATORS
     assert np.isfinite(DEFAULT_EW.eps)
+
+
+# Four-fermion vertices of the same UFO for u~ u mu+ mu- at C = 1: the coupling is +i C/Lambda^2 (the same
+# "i x Lagrangian coefficient" convention as the vertices above, so the contact term adds to g_q g_mu/(s - m^2)
+# with a plus sign), with chiralities (quark, lepton) and signs:
+UFO_CONTACT_U = {"clq1": ("LL", +1), "clq3": ("LL", -1), "ceu": ("RR", +1), "cqe": ("LR", +1), "clu": ("RL", +1)}
+
+
+@pytest.mark.parametrize("op", sorted(UFO_CONTACT_U))
+def test_contact_terms_match_the_ufo(op):
+    from smeftfm.physics.amplitudes import CHIRALITY_PAIRS
+
+    cp = couplings(DEFAULT_EW, [op])
+    pair, sign = UFO_CONTACT_U[op]
+    expected = np.zeros(4)
+    expected[CHIRALITY_PAIRS.index(pair)] = sign
+    np.testing.assert_array_equal(cp.contact[0, :, 0], expected)
