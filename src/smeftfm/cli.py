@@ -87,7 +87,7 @@ def templates(
     run_templates(_params(params), out, order=order, pdf=pdf, screen_json=screen_json)
 
 
-# ----------------------------------------------------------------------------- data stages (issue 3)
+# ------------------------------------------------------------------------------ data stages (issue 3)
 MetricsOpt = Annotated[Path | None, typer.Option("--metrics", help="also write the stage's metrics (JSON)")]
 
 
@@ -236,6 +236,66 @@ def heads(
     typer.echo(f"DPN accuracy {m['dpn']['accuracy']:.3f}, ECE {m['dpn']['ece']:.3f} -> {out}")
 
 
+@app.command()
+@handles_errors
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder of index.html, summary.md and PNGs")] = Path(
+        "reports"
+    ),
+    root: Annotated[Path, typer.Option(help="project folder holding the pipeline outputs (data/, reports/)")] = Path(
+        "."
+    ),
+    headline_json: Annotated[Path, typer.Option("--headline", help="output headline metrics JSON")] = Path(
+        "reports/metrics/headline.json"
+    ),
+    loop_plot: Annotated[Path, typer.Option("--loop-plot", help="output loop-trace CSV for `dvc plots`")] = Path(
+        "reports/plots/loop_trace.csv"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """HTML report (reports/index.html, PNG figures) and summary.md from the pipeline outputs."""
+    from dataclasses import fields
+
+    from .stages.report import ReportInputs, run_report
+
+    inputs = ReportInputs(**{f.name: root / getattr(ReportInputs(), f.name) for f in fields(ReportInputs)})
+    values = run_report(_params(params), inputs, out_dir, headline_json, loop_plot)
+    typer.echo(f"report with {len(values)} headline figures -> {out_dir / 'index.html'}")
+
+
+# ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
+@app.command()
+@handles_errors
+def informer(
+    out: Annotated[Path, typer.Option(help="output model directory")] = Path("models/informer"),
+    metrics: Annotated[Path, typer.Option(help="output metrics JSON")] = Path("reports/metrics/informer.json"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """ManifoldInformer: JEPA training of the per-event encoder, ridge head, linear-probe R² of the morphing terms."""
+    from .stages.loop import run_informer
+
+    run_informer(_params(params), out, metrics)
+
+
+@app.command()
+@handles_errors
+def loop(
+    out: Annotated[Path, typer.Option(help="output directory (trace.parquet, variants.parquet)")] = Path("data/loop"),
+    table: Annotated[Path, typer.Option(help="Table-2-format markdown")] = Path("reports/loop_table.md"),
+    metrics: Annotated[Path, typer.Option(help="output metrics JSON")] = Path("reports/metrics/loop.json"),
+    screen_json: Annotated[Path, typer.Option("--screen", help="screening output")] = Path(
+        "data/screen/operators.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """ALETHEIA complete-then-expand loop: arms, gates, controls; traced in MLflow (and OTLP when configured)."""
+    from .stages.loop import run_loop
+
+    m = run_loop(_params(params), screen_json, out, table, metrics)
+    typer.echo(f"loop: gates passed {m['gates_passed']}/4, collapse first {m['collapse']['first']}, "
+               f"cycles {m['cycles_to_completion']}")
+
+
 @app.command("pdf-download")
 @handles_errors
 def pdf_download(
@@ -253,15 +313,18 @@ def pdf_download(
 @handles_errors
 def ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+    workers: Annotated[int, typer.Option(min=1, help="server worker processes (1 starts fastest)")] = 1,
 ) -> None:
-    """Start `mlflow ui` on the project's local run store (sqlite:///mlflow.db, artifacts in mlartifacts/)."""
+    """Start the MLflow UI + REST server on the project's local run store (mlflow.db, artifacts in mlartifacts/)."""
     import subprocess
 
     from .tracking import artifact_root, tracking_uri
 
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri(),
-           "--default-artifact-root", artifact_root(), "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri(),
+           "--default-artifact-root", artifact_root(), "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]
     typer.echo(" ".join(cmd))
+    typer.echo(f"open http://127.0.0.1:{port} (experiment 'smeftfm'; group a repro with tags.pipeline_id = '<id>')")
     raise typer.Exit(subprocess.call(cmd))
 
 

@@ -146,7 +146,7 @@ class TrainParams(Section):
     batch_norm: bool = True
     l2: float = Field(0.1, ge=0, description="penalty l2 * sum(W^2) on hidden kernels (Keras convention)")
     margin: float = Field(1.0, gt=0, description="contrastive margin m (latent units)")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate (paper: 1e-6; default from the lr scan)")
+    lr: float = Field(3e-4, gt=0, description="Adam learning rate (paper: 1e-6; default from the lr scan)")
     batch_size: int = Field(1024, ge=2, description="pairs per optimiser step")
     pairs_per_epoch: int = Field(200_000, gt=0)
     val_pairs: int = Field(50_000, gt=0, description="fixed validation pairs for early stopping")
@@ -168,49 +168,92 @@ class HeadsParams(Section):
     seed: int = 0
     dpn_hidden: int = Field(128, gt=0)
     dpn_depth: int = Field(2, ge=1)
-    dpn_epochs: int = Field(15, gt=0)
+    dpn_epochs: int = Field(20, gt=0)
     dpn_lr: float = Field(3e-3, gt=0)
-    dpn_batch_size: int = Field(4096, gt=1)
-    dpn_train_rows: int = Field(200_000, gt=0, description="train replicas used to fit the DPN (subsample)")
-    dpn_target_precision: float = Field(100.0, gt=0, description="in-distribution target alpha = 1 + this")
+    dpn_batch_size: int = Field(2048, gt=1)
+    dpn_train_rows: int = Field(50_000, gt=0, description="train replicas used to fit the DPN (subsample)")
+    dpn_target_precision: float = Field(1000.0, gt=0, description="in-distribution target alpha = 1 + this")
     dpn_ood_fraction: float = Field(1.0, ge=0, description="synthetic OOD latent points per training point")
     ece_bins: int = Field(15, gt=0)
     grid_n: int = Field(150, ge=10, description="latent-plane grid points per axis for the maps")
     n_sm_replicas: int = Field(10_000, ge=10, description="SM replicas embedded for the contours")
     n_anomaly_replicas: int = Field(5_000, ge=10, description="replicas per injected signal and ID reference")
-    tail_amplitude: float = Field(1.0, gt=0, description="relative excess at the last m_ll and p_T bins")
+    signal_units: Literal["sigma", "relative"] = Field(
+        "sigma", description="tail/resonance sizes in SM per-bin sigma or relative to the SM bin content")
+    tail_amplitude: float = Field(5.0, gt=0, description="excess at the last m_ll and p_T bins")
     z_shift_gev: float = Field(2.0, description="Z-peak shift, GeV")
     zshift_density: Literal["oracle", "binned"] = Field(
         "oracle", description="exact SM dsigma/dm from the oracle, or the binned piecewise-linear cumulative")
     bw_mass_gev: float = Field(500.0, gt=0)
     bw_width_gev: float = Field(25.0, gt=0)
-    bw_strength: float = Field(2.0, gt=0, description="resonance / SM in the m_ll bin holding the mass")
+    bw_strength: float = Field(5.0, gt=0, description="resonance in the m_ll bin holding the mass")
     sigma_levels: tuple[float, ...] = (1.0, 3.0, 6.0)
     chi2_rcond: float = Field(1e-10, gt=0, lt=1, description="eigenvalue cut (relative) of the SM covariance")
 
 
+class LoopDictionaryParams(Section):
+    """Degrees of the kinematic feature dictionary (used by the ``dictionary`` extension mode)."""
+
+    mass_degree: int = Field(8, ge=0)
+    cos_degree: int = Field(4, ge=0)
+    rapidity_degree: int = Field(2, ge=0)
+
+
 class LoopParams(Section):
+    """ALETHEIA complete-then-expand loop (``docs/aletheia.md``). sigma values: sqrt(sum over probe events of l^2)."""
+
     leading: list[str] = ["clq1", "clq3"]
     subleading: list[str] = ["cHq1", "cHq3"]
-    n_probe: int = Field(4000, gt=0)
+    n_probe: int = Field(4000, ge=50, description="SM probe events (and as many validation events)")
     psi_init_dim: int = Field(5, ge=1)
-    floor: float = Field(0.1, gt=0)
-    fingerprint: float = Field(2.0, gt=1)
-    max_cycles: int = Field(20, gt=0)
+    floor: float = Field(1.0, gt=0, description="completion floor tau on sigma_1")
+    fingerprint: float = Field(2.0, gt=1, description="sigma_1/sigma_2 above which one direction dominates")
+    patience: int = Field(2, ge=1, description="consecutive passed completion audits that complete a tier")
+    max_cycles: int = Field(30, gt=0)
     n_candidates: int = Field(256, gt=0)
+    coeff_max: float = Field(1.0, gt=0, description="candidate box |C| <= coeff_max at Lambda")
+    extension: Literal["exact", "dictionary"] = "exact"
+    dictionary: LoopDictionaryParams = LoopDictionaryParams()
+    epig_ridge: float = Field(1e-3, gt=0)
+    random_seeds: int = Field(5, ge=1, description="seeds of the random arm")
+    coeff_scan: list[float] = [3.0, 10.0]
     seed: int = 11
+
+    @field_validator("coeff_scan")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(x <= 0 for x in v):
+            raise ValueError(f"loop.coeff_scan values must be > 0, got {v}")
+        return v
 
 
 class InformerParams(Section):
-    embed_dim: int = Field(32, gt=0)
-    hidden: int = Field(64, gt=0)
-    events_per_set: int = Field(512, gt=0)
-    working_points: int = Field(64, gt=0)
-    epochs: int = Field(30, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    ridge: float = Field(1e-3, gt=0)
+    """ManifoldInformer (``docs/aletheia.md``): JEPA-trained per-event encoder + closed-form ridge head."""
+
+    embed_dim: int = Field(32, gt=0, description="learned features appended to the input lifts")
+    hidden: int = Field(128, gt=0)
+    depth: int = Field(2, ge=1)
+    events_per_set: int = Field(256, gt=1, description="events per view of a working point")
+    working_points: int = Field(32, ge=4, description="working points per step (half context, half query)")
+    steps: int = Field(250, gt=0)
+    lr: float = Field(2e-3, gt=0)
+    ridge: float = Field(1e-2, gt=0, description="ridge lambda relative to tr(K^T K)/p")
     ema: float = Field(0.99, gt=0, lt=1)
+    var_weight: float = Field(1.0, ge=0)
+    cov_weight: float = Field(0.04, ge=0)
+    coeff_max: float = Field(10.0, gt=0, description="training working points |C| <= coeff_max at Lambda")
+    n_pool: int = Field(100_000, ge=1000, description="SM events resampled into views")
+    n_probe: int = Field(4000, ge=50, description="held-out probe events scoring the linear probe")
+    n_probe_fit: int = Field(20000, ge=50, description="probe events fitting the linear probe")
     seeds: list[int] = [0, 1, 2]
+    seed: int = 5
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("informer.seeds must list at least one seed")
+        return v
 
 
 class ReportParams(Section):

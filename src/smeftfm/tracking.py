@@ -55,6 +55,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_dirty() -> str:
+    """"true" when tracked files differ from the commit (the run's code is not exactly ``git_commit``)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_root(), capture_output=True,
+            text=True, timeout=10,
+        )
+        return ("true" if out.stdout.strip() else "false") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def pipeline_id() -> str:
     """Shared by all stages of one ``dvc repro``: $SMEFTFM_PIPELINE_ID or hash(commit, params.yaml)."""
     env = os.environ.get("SMEFTFM_PIPELINE_ID")
@@ -149,7 +161,8 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None) -> Iterator[S
         return
     mlflow = setup_mlflow()
     pid = pipeline_id()
-    tags = {"stage": stage, "pipeline_id": pid, "git_commit": git_commit(), "mlflow.runName": f"{stage}-{pid}"}
+    tags = {"stage": stage, "pipeline_id": pid, "git_commit": git_commit(), "git_dirty": git_dirty(),
+            "mlflow.runName": f"{stage}-{pid}"}
     with mlflow.start_run(run_name=f"{stage}-{pid}", tags=tags) as run:
         handle = StageRun(mlflow, run)
         if params:

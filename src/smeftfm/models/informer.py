@@ -1,0 +1,187 @@
+r"""ManifoldInformer: a permutation-invariant per-event encoder pooled into a closed-form ridge head (JEPA).
+
+* Per-event input lifts ``L(x)`` of x = (m_ll [GeV], y_ll, cos theta_CS) (:func:`event_lifts`): the coordinates
+  u (log mass), c, v (|y|), the Z Breit-Wigner shapes, the helicity ratio ``2c/(1+c^2)`` and all their pairwise
+  products; standardised on the SM pool.
+* Encoder ``phi(x) = [L(x), MLP(L(x))]`` in R^(n_lifts + embed_dim): the input lifts pass through (a skip path) and
+  the MLP adds learned features. Reported probe R^2 values separate the two parts.
+* Deep-Sets mean pooling of ``phi`` over the events of one working point gives its context row.
+* Ridge head over working points (:func:`~smeftfm.models.ridge.ridge_predict`): keys = context rows of view 1
+  (online encoder), values = context rows of view 2 (EMA target encoder); the held-out working points' rows are
+  predicted in one solve. Both views are independent event draws at the same working point.
+* Loss = |prediction - EMA target|^2 (on centred rows) + VICReg variance (hinge at unit std) and covariance
+  (off-diagonal^2) terms on the per-event MLP features, against collapse; the target encoder follows the online
+  one by EMA.
+
+Events at a working point C are drawn by multinomial resampling of a large SM event pool with the exact weights
+``p(x|C)/p(x|SM)`` from the quadratic morphing terms (no oracle call during training).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import SmeftfmError
+from ..loop.basis import KinematicMap
+from ..physics.morphing import monomials
+from .ridge import ridge_predict
+
+
+def event_lifts(m: np.ndarray, y: np.ndarray, cos_cs: np.ndarray, kmap: KinematicMap) -> np.ndarray:
+    """Physics-aware per-event lifts (unstandardised), shape ``[n, 11 + 66]``: base features and pairwise products."""
+    m, y, c = (np.asarray(a, dtype=np.float64) for a in (m, y, cos_cs))
+    u, v = kmap.u(m), kmap.v(y)
+    re_bw, abs_bw = kmap.breit_wigner(m)
+    base = np.stack([u, u * u, u**3, u**4, c, c * c, v, v * v, re_bw, abs_bw, 2 * c / (1 + c * c)], axis=1)
+    i, j = np.triu_indices(base.shape[1])
+    return np.concatenate([base, base[:, i] * base[:, j]], axis=1)
+
+
+@dataclass(frozen=True)
+class InformerConfig:
+    """Architecture and training of the ManifoldInformer."""
+
+    embed_dim: int = 32
+    hidden: int = 128
+    depth: int = 2
+    events_per_set: int = 256
+    working_points: int = 32
+    steps: int = 400
+    lr: float = 2e-3
+    ridge: float = 1e-2
+    ema: float = 0.99
+    var_weight: float = 1.0
+    cov_weight: float = 0.04
+    coeff_max: float = 10.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class EventEncoder(nn.Module):
+    """``phi(x) = [L_std(x), MLP(L_std(x))]`` with the standardisation stored as buffers."""
+
+    def __init__(self, n_lifts: int, cfg: InformerConfig, mean: np.ndarray, std: np.ndarray):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_lifts
+        for _ in range(cfg.depth):
+            layers += [nn.Linear(width, cfg.hidden), nn.SiLU()]
+            width = cfg.hidden
+        layers.append(nn.Linear(width, cfg.embed_dim))
+        self.mlp = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def standardise(self, lifts: torch.Tensor) -> torch.Tensor:
+        return (lifts - self.mean) / self.std
+
+    def learned(self, lifts: torch.Tensor) -> torch.Tensor:
+        """The MLP part of phi (lifts unstandardised in, features out)."""
+        return self.mlp(self.standardise(lifts))
+
+    def forward(self, lifts: torch.Tensor) -> torch.Tensor:
+        z = self.standardise(lifts)
+        return torch.cat([z, self.mlp(z)], dim=-1)
+
+
+def vicreg_terms(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """VICReg variance (mean hinge of unit std) and covariance (mean squared off-diagonal) terms of ``z [n, d]``."""
+    zc = z - z.mean(0)
+    std = torch.sqrt(zc.var(0) + 1e-4)
+    var = torch.relu(1.0 - std).mean()
+    cov = (zc.T @ zc) / (z.shape[0] - 1)
+    off = cov - torch.diag(torch.diag(cov))
+    return var, (off**2).sum() / z.shape[1]
+
+
+class EventPool:
+    """An SM event pool with exact resampling weights to any working point (quadratic morphing)."""
+
+    def __init__(self, lifts: np.ndarray, terms: np.ndarray, n_operators: int):
+        if terms.shape[0] != lifts.shape[0] or not np.all(terms[:, 0] > 0):
+            raise SmeftfmError("event pool: lifts and terms disagree or an event has zero SM rate")
+        self.lifts = torch.as_tensor(lifts, dtype=torch.float32)
+        self.ratio_terms = torch.as_tensor(terms / terms[:, :1], dtype=torch.float64)  # T(x)/SM(x)
+        self.n_operators = n_operators
+
+    def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:
+        """Two independent views: event lifts ``[2, M, n, p]`` at working points ``coeffs [M, K]``."""
+        mono = torch.as_tensor(monomials(np.asarray(coeffs, dtype=np.float64), "quadratic"))
+        w = (self.ratio_terms @ mono.T).T.clamp_min(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
+        idx = torch.multinomial(w, 2 * n, replacement=True, generator=gen)  # [M, 2n]
+        ev = self.lifts[idx]  # [M, 2n, p]
+        return torch.stack([ev[:, :n], ev[:, n:]])
+
+
+def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
+                   log_every: int = 50) -> tuple[EventEncoder, list[dict]]:
+    """JEPA training of the encoder; returns the online encoder and a loss history."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    enc = EventEncoder(pool.lifts.shape[1], cfg, mean, std)
+    target = copy.deepcopy(enc)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam(enc.parameters(), lr=cfg.lr)
+    n_ctx = cfg.working_points // 2
+    history = []
+    for step in range(cfg.steps):
+        c = rng.uniform(-cfg.coeff_max, cfg.coeff_max, size=(cfg.working_points, pool.n_operators))
+        views = pool.draw(c, cfg.events_per_set, gen)  # [2, M, n, p]
+        h1 = enc(views[0])  # [M, n, d]
+        with torch.no_grad():
+            t2 = target(views[1]).mean(1)  # EMA target rows [M, d]
+        rows = h1.mean(1)
+        mu_k, mu_v = rows[:n_ctx].mean(0), t2[:n_ctx].mean(0)
+        keys, vals = rows[:n_ctx] - mu_k, t2[:n_ctx] - mu_v
+        queries = rows[n_ctx:] - mu_k
+        lam = cfg.ridge * (keys.pow(2).sum() / keys.shape[1]).detach().clamp_min(1e-8)
+        pred = ridge_predict(keys[None].double(), vals[None].double(), queries[None].double(), float(lam))[0]
+        scale = (t2[n_ctx:] - mu_v).pow(2).mean().clamp_min(1e-12)
+        loss_pred = ((pred.float() - (t2[n_ctx:] - mu_v)) ** 2).mean() / scale
+        learned = h1[..., pool.lifts.shape[1]:].reshape(-1, cfg.embed_dim)
+        var, cov = vicreg_terms(learned)
+        loss = loss_pred + cfg.var_weight * var + cfg.cov_weight * cov
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for pt, po in zip(target.parameters(), enc.parameters(), strict=True):
+                pt.mul_(cfg.ema).add_(po.detach(), alpha=1.0 - cfg.ema)
+        if step % log_every == 0 or step == cfg.steps - 1:
+            history.append({"step": step, "loss": loss.item(), "pred": loss_pred.item(), "var": var.item(),
+                            "cov": cov.item()})
+    return enc, history
+
+
+def probe_r2(features_fit: np.ndarray, targets_fit: np.ndarray, features_test: np.ndarray,
+             targets_test: np.ndarray, ridge_rel: float = 1e-6) -> np.ndarray:
+    """Held-out R^2 per target column of a linear probe (with intercept, tiny ridge) fitted on the fit set."""
+    def design(f):
+        return np.concatenate([np.ones((f.shape[0], 1)), f], axis=1)
+
+    xa, xb = design(features_fit), design(features_test)
+    mu, sd = xa[:, 1:].mean(0), xa[:, 1:].std(0) + 1e-12
+    xa[:, 1:] = (xa[:, 1:] - mu) / sd
+    xb[:, 1:] = (xb[:, 1:] - mu) / sd
+    g = xa.T @ xa
+    g[1:, 1:] += ridge_rel * xa.shape[0] * np.eye(g.shape[0] - 1)
+    beta = np.linalg.solve(g, xa.T @ targets_fit)
+    res = targets_test - xb @ beta
+    ss = ((targets_test - targets_test.mean(0)) ** 2).sum(0)
+    return 1.0 - (res**2).sum(0) / np.where(ss > 0, ss, math.nan)
+
+
+@torch.no_grad()
+def encode(enc: EventEncoder, lifts: np.ndarray, learned_only: bool = False) -> np.ndarray:
+    x = torch.as_tensor(lifts, dtype=torch.float32)
+    out = enc.learned(x) if learned_only else enc(x)
+    return out.double().numpy()

@@ -1,0 +1,231 @@
+"""The ``universes``, ``spectra``, ``corpus`` and ``events`` stages (each one MLflow run via ``tracking``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..atomic import atomic_path
+from ..config import Params
+from ..data.events import NegativeRateError, SamplerStats, get_sampler
+from ..data.parquet_io import file_hash, read_meta, read_parquet, table_with_meta, write_parquet
+from ..data.replicas import write_corpus
+from ..data.spectra import bin_columns, spectra_frame, spectra_meta
+from ..data.templates_io import read_templates
+from ..data.uncertainties import UncertaintyModel
+from ..data.universes import (
+    SM_NAME,
+    align_coefficients,
+    catalog_order,
+    operator_columns,
+    sample_coefficients,
+    universes_frame,
+)
+from ..errors import DataError, SmeftfmError
+from ..physics.operators import CATALOG, VECTOR_OPERATORS
+from ..physics.oracle import oracle_from_params
+from ..physics.screening import screened_operators
+from ..tracking import stage_run
+
+
+@contextlib.contextmanager
+def progress(total: int, desc: str, unit: str = "it") -> Iterator:
+    """A tqdm bar on stderr, hidden under CI / SMEFTFM_QUIET / non-terminals (``smeftfm.cli.quiet``)."""
+    from tqdm.auto import tqdm
+
+    from ..cli import quiet
+
+    bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=quiet(), leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+# ---------------------------------------------------------------------------------------------------- universes
+def universe_operators(params: Params, screen_json: Path | None) -> tuple[str, ...]:
+    """Operators the universes sample, in catalog order: the screened ones or all 31."""
+    sel = params.universes.operators
+    if isinstance(sel, list):
+        return catalog_order(sel)
+    if sel == "all":
+        return tuple(op.name for op in CATALOG)
+    if screen_json is None or not Path(screen_json).exists():
+        raise DataError(f"screening output {screen_json} not found; run `smeftfm screen` first (or `dvc repro`)")
+    try:
+        table = json.loads(Path(screen_json).read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{screen_json} is not valid JSON ({err}); re-run `smeftfm screen`") from None
+    ops = screened_operators(table)
+    if not ops:
+        raise SmeftfmError(f"{screen_json} lists no interfering operator; check screen.rel_threshold")
+    return catalog_order(ops)
+
+
+def run_universes(params: Params, out: Path, screen_json: Path | None) -> dict:
+    """Sample the universes and write ``data/universes.parquet`` (SM row first)."""
+    u = params.universes
+    ops = universe_operators(params, screen_json)
+    with stage_run("universes", {"universes": u.model_dump(), "operators": list(ops)}) as run:
+        t0 = time.perf_counter()
+        coeffs = sample_coefficients(u.n, len(ops), u.seed, u.log_lo, u.log_hi, u.p_zero_max, u.zero_scope)
+        df = universes_frame(ops, coeffs)
+        meta = {"operators": list(ops), "seed": u.seed, "params": u.model_dump(), "units": "dimensionless, 1 TeV"}
+        write_parquet(df, out, meta)
+        nz = coeffs != 0
+        metrics = {
+            "n_universes": u.n,
+            "n_operators": len(ops),
+            "zero_fraction": float(1 - nz.mean()) if nz.size else 0.0,
+            "median_abs_nonzero": float(np.median(np.abs(coeffs[nz]))) if nz.any() else 0.0,
+            "seconds": time.perf_counter() - t0,
+        }
+        run.log_metrics(metrics)
+        run.log_artifact(out)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------- spectra
+def run_spectra(params: Params, out: Path, universes: Path, templates: Path) -> dict:
+    """Theory spectra of every universe from the templates at ``physics.order``; flags negative bins."""
+    order = params.physics.order
+    with stage_run("spectra", {"physics.order": order}) as run:
+        t0 = time.perf_counter()
+        udf = read_parquet(universes)
+        t = read_templates(templates)
+        df = spectra_frame(udf, t, order)
+        meta = spectra_meta(t, order, operator_columns(udf))
+        meta["universes_sha256"] = file_hash(universes)
+        write_parquet(df, out, meta)
+        neg = df["has_negative"].to_numpy()
+        metrics = {
+            "n_universes": int((df["label"] >= 0).sum()),
+            "n_has_negative": int(neg.sum()),
+            "sm_has_negative": bool(neg[df["universe"].to_numpy() == SM_NAME].any()),
+            "seconds": time.perf_counter() - t0,
+        }
+        run.set_tags({"negative_universes": ",".join(df.loc[neg, "universe"]) or "none"})
+        run.log_metrics(metrics)
+        run.log_artifact(out)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------- corpus
+def _spectra_matrix(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
+    df = read_parquet(path)
+    meta = read_meta(path)
+    cols = [c for c in df.columns if c not in ("universe", "label", "has_negative")]
+    return df["label"].to_numpy(np.int64), df[cols].to_numpy(np.float64), cols, meta
+
+
+def run_corpus(params: Params, out: Path, spectra: Path, templates: Path) -> dict:
+    """Replicas ~ N(y, Sigma(y)) for every universe (not the SM), sharded Parquet under ``out``."""
+    c = params.corpus
+    with stage_run("corpus", {"corpus": c.model_dump()}) as run:
+        t0 = time.perf_counter()
+        labels, y, cols, smeta = _spectra_matrix(spectra)
+        t = read_templates(templates)
+        if cols != bin_columns(t):
+            raise DataError(f"{spectra} bins do not match the templates {templates}; re-run `smeftfm spectra`")
+        model = UncertaintyModel.from_params(params, t)
+        keep = labels >= 0
+        meta = {"params": {"corpus": c.model_dump(), "observables": params.observables.model_dump()},
+                "templates_sha256": t.meta.get("sha256"), "spectra_sha256": file_hash(spectra),
+                "operators": smeta.get("operators"), "order": smeta.get("order"), "edges": smeta.get("edges")}
+        with progress(int(keep.sum()) * c.n_replicas, "corpus", "rows") as bar:
+            summary = write_corpus(out, y[keep], labels[keep], cols, model, c.n_replicas, c.seed, c.split,
+                                   c.shard_rows, meta, progress=bar.update)
+        sm = y[labels == -1]
+        sm_rel = model.scales(sm[0]) / np.where(sm[0] > 0, sm[0], np.nan) if sm.size else np.full(len(cols), np.nan)
+        seconds = time.perf_counter() - t0
+        rows = sum(v["rows"] for v in summary.values())
+        metrics = {
+            "rows": rows,
+            "rows_per_second": rows / seconds,
+            "seconds": seconds,
+            "l_eff_pb_inv": model.l_eff,
+            "luminosity_pb_inv": model.lumi,
+            "uncertainty_rescale_m": model.rescale,
+            "sm_rel_unc_min": float(np.nanmin(sm_rel)),
+            "sm_rel_unc_max": float(np.nanmax(sm_rel)),
+            **{f"{k}_rows": v["rows"] for k, v in summary.items()},
+            **{f"{k}_shards": v["shards"] for k, v in summary.items()},
+        }
+        run.log_metrics(metrics)
+        run.log_dict({"summary": summary, "meta": meta}, "corpus_summary.json")
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------- events
+def events_schema(operators: list[str], meta: dict) -> pa.Schema:
+    """Columns: point (string), m_ll [GeV], y_ll, cos_cs, then the working point's C_<op> (constant per group)."""
+    fields = [pa.field("point", pa.string()), pa.field("m_ll", pa.float64()), pa.field("y_ll", pa.float64()),
+              pa.field("cos_cs", pa.float64())]
+    fields += [pa.field(f"C_{op}", pa.float64()) for op in operators]
+    return table_with_meta(pa.schema(fields).empty_table(), meta).schema
+
+
+def run_events(params: Params, out: Path, universes: Path) -> dict:
+    """Unweighted events at the SM and (optionally) every universe; one Parquet row group per working point."""
+    e = params.events
+    order = params.physics.order
+    with stage_run("events", {"events": e.model_dump(), "physics.order": order}) as run:
+        t0 = time.perf_counter()
+        udf = read_parquet(universes)
+        if not e.include_universes:
+            udf = udf[udf["universe"] == SM_NAME]
+        u_ops = operator_columns(udf)
+        model_ops = tuple(op for op in u_ops if op in VECTOR_OPERATORS)
+        if not model_ops:
+            raise SmeftfmError(f"{universes} samples no operator that acts on Drell-Yan; check universes.operators")
+        coeffs = align_coefficients(u_ops, udf[u_ops].to_numpy(np.float64), model_ops, order)
+        oracle = oracle_from_params(params, model_ops)
+        sampler = get_sampler(oracle, order)
+        groups, skipped, info = [], {}, []
+        with progress(len(udf), "events", "points") as bar:
+            for name, label, c in zip(udf["universe"], udf["label"], coeffs):
+                rng = np.random.default_rng([e.seed, int(label) + 1])  # SM (label -1) -> stream 0
+                st = SamplerStats()
+                try:
+                    m, y, cs = sampler.sample(c, e.n_per_point, rng, st)
+                except NegativeRateError as err:
+                    if e.on_negative == "error":
+                        raise NegativeRateError(f"working point {name}: {err}") from None
+                    skipped[name] = "linear rate negative in part of the acceptance"
+                    bar.update(1)
+                    continue
+                groups.append((name, c, m, y, cs))
+                info.append({"row_group": len(groups) - 1, "point": name, "label": int(label), "n": int(m.size),
+                             "coeffs": dict(zip(model_ops, map(float, c))), "sigma_pb": st.sigma_pb,
+                             "sigma_err_pb": st.sigma_err_pb, "efficiency": st.efficiency,
+                             "envelope_refinements": st.n_restarts})
+                bar.update(1)
+        meta = {"operators": list(model_ops), "order": order, "seed": e.seed, "units": {"m_ll": "GeV"},
+                "acceptance": vars(oracle.acceptance), "row_groups": info, "skipped": skipped,
+                "universes_sha256": file_hash(universes), "params": e.model_dump()}
+        schema = events_schema(list(model_ops), meta)
+        with atomic_path(out) as tmp:
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+                for name, c, m, y, cs in groups:
+                    n = m.size
+                    cols = [pa.array([name] * n, pa.string()), pa.array(m), pa.array(y), pa.array(cs)]
+                    cols += [pa.array(np.full(n, v)) for v in c]
+                    w.write_table(pa.Table.from_arrays(cols, schema=schema), row_group_size=max(n, 1))
+        eff = [i["efficiency"] for i in info]
+        metrics = {"n_points": len(groups), "n_skipped": len(skipped), "events": int(sum(i["n"] for i in info)),
+                   "mean_efficiency": float(np.mean(eff)) if eff else 0.0,
+                   "envelope_refinements": int(sum(i["envelope_refinements"] for i in info)),
+                   "seconds": time.perf_counter() - t0}
+        if info and info[0]["point"] == SM_NAME:
+            metrics["sm_sigma_pb"] = info[0]["sigma_pb"]
+        run.log_metrics(metrics)
+        run.log_dict({"row_groups": info, "skipped": skipped}, "events_points.json")
+    return metrics
+

@@ -1,0 +1,126 @@
+"""ManifoldInformer pieces: closed-form ridge head (direct solve, Sherman-Morrison, predictive variance), torch
+ridge, VICReg terms, exact resampling of the event pool, the linear probe, and a short JEPA run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from smeftfm.errors import SmeftfmError
+from smeftfm.models.informer import (
+    EventPool,
+    InformerConfig,
+    encode,
+    event_lifts,
+    probe_r2,
+    train_informer,
+    vicreg_terms,
+)
+from smeftfm.models.ridge import RidgeHead, ridge_predict
+
+
+@pytest.fixture()
+def kv():
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(40, 6))
+    v = k @ rng.normal(size=(6, 3)) + 0.1 * rng.normal(size=(40, 3))
+    return k, v
+
+
+def test_ridge_head_equals_numpy_solve(kv):
+    k, v = kv
+    lam = 0.3
+    head = RidgeHead.fit(k, v, lam)
+    w = np.linalg.solve(k.T @ k + lam * np.eye(6), k.T @ v)
+    assert np.allclose(head.weights, w, rtol=1e-10, atol=1e-12)
+    q = np.random.default_rng(1).normal(size=(5, 6))
+    assert np.allclose(head.predict(q), q @ w)
+    a_inv = np.linalg.inv(k.T @ k + lam * np.eye(6))
+    assert np.allclose(head.variance(q), np.einsum("ip,pq,iq->i", q, a_inv, q))
+    assert np.all(head.variance(q) > 0)
+
+
+def test_sherman_morrison_updates_equal_direct_solve(kv):
+    k, v = kv
+    inc = RidgeHead(6, 3, 0.3)
+    for row, val in zip(k, v, strict=True):
+        inc.update(row, val)
+    direct = RidgeHead.fit(k, v, 0.3)
+    assert np.allclose(inc.a_inv, direct.a_inv, rtol=1e-8, atol=1e-12)
+    assert np.allclose(inc.weights, direct.weights, rtol=1e-8, atol=1e-12)
+    # one more point after a direct fit: still the direct solve on all points
+    extra_k, extra_v = np.ones(6), np.arange(3.0)
+    direct.update(extra_k, extra_v)
+    again = RidgeHead.fit(np.vstack([k, extra_k]), np.vstack([v, extra_v]), 0.3)
+    assert np.allclose(direct.weights, again.weights, rtol=1e-8)
+    # the predictive variance shrinks along the updated key
+    assert again.variance(extra_k)[0] < RidgeHead.fit(k, v, 0.3).variance(extra_k)[0]
+    with pytest.raises(SmeftfmError, match="ridge lambda"):
+        RidgeHead(3, 1, 0.0)
+    with pytest.raises(SmeftfmError, match="key of size"):
+        inc.update(np.ones(5), np.ones(3))
+
+
+def test_torch_ridge_matches_numpy(kv):
+    k, v = kv
+    q = np.random.default_rng(2).normal(size=(4, 6))
+    t = ridge_predict(torch.tensor(k)[None], torch.tensor(v)[None], torch.tensor(q)[None], 0.3)[0].numpy()
+    assert np.allclose(t, RidgeHead.fit(k, v, 0.3).predict(q), rtol=1e-10)
+
+
+def test_vicreg_detects_collapse():
+    z = torch.randn(512, 8)
+    var_ok, cov_ok = vicreg_terms(z * 2)
+    var_bad, cov_bad = vicreg_terms(torch.zeros(512, 8) + 0.01 * torch.randn(512, 1))
+    assert var_ok < 1e-3 and var_bad > 0.9
+    corr = torch.randn(512, 1).repeat(1, 8)
+    assert vicreg_terms(corr)[1] > 10 * cov_ok
+
+
+def _pool(n=20000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, n)
+    terms = np.stack([np.ones(n), x, np.zeros(n)], axis=1)  # one operator: SM = 1, lin = x, quad = 0
+    return EventPool(x[:, None], terms, 1), x
+
+
+def test_event_pool_resamples_the_working_point_distribution():
+    pool, x = _pool()
+    views = pool.draw(np.array([[0.8], [0.0]]), 4000, torch.Generator().manual_seed(0))
+    assert views.shape == (2, 2, 4000, 1)
+    expect = np.sum(x * (1 + 0.8 * x)) / np.sum(1 + 0.8 * x)  # E_C[x] with p(x|C) ~ 1 + C x
+    for view in (0, 1):
+        assert abs(float(views[view, 0].mean()) - expect) < 4 * 0.6 / np.sqrt(4000)
+        assert abs(float(views[view, 1].mean())) < 4 * 0.6 / np.sqrt(4000)
+    assert not torch.equal(views[0, 0], views[1, 0])  # two independent draws
+
+
+def test_probe_r2_linear_target_and_noise():
+    rng = np.random.default_rng(4)
+    f_a, f_b = rng.normal(size=(2000, 5)), rng.normal(size=(2000, 5))
+    w = rng.normal(size=(5, 2))
+    r2 = probe_r2(f_a, f_a @ w, f_b, f_b @ w)
+    assert np.allclose(r2, 1.0, atol=1e-9)
+    noise = probe_r2(f_a, rng.normal(size=(2000, 1)), f_b, rng.normal(size=(2000, 1)))
+    assert noise[0] < 0.02
+
+
+def test_short_jepa_run_trains_a_non_collapsed_encoder():
+    from smeftfm.loop.basis import KinematicMap
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    m = np.exp(rng.uniform(np.log(50), np.log(650), n))
+    y, c = rng.uniform(-2, 2, n), rng.uniform(-0.9, 0.9, n)
+    lifts = event_lifts(m, y, c, KinematicMap())
+    terms = np.stack([np.ones(n), 0.3 * c, 0.05 * np.ones(n)], axis=1)
+    pool = EventPool(lifts, terms, 1)
+    cfg = InformerConfig(embed_dim=4, hidden=16, depth=1, events_per_set=64, working_points=8, steps=15,
+                         coeff_max=2.0)
+    torch.manual_seed(0)
+    enc, hist = train_informer(pool, cfg, 0, lifts.mean(0), lifts.std(0) + 1e-12, log_every=5)
+    assert all(np.isfinite(h["loss"]) for h in hist)
+    phi = encode(enc, lifts[:500], learned_only=True)
+    assert phi.shape == (500, 4) and np.all(phi.std(0) > 0.1)  # VICReg kept every learned feature alive
+    assert encode(enc, lifts[:5]).shape == (5, lifts.shape[1] + 4)
