@@ -238,34 +238,6 @@ def heads(
 
 @app.command()
 @handles_errors
-def report(
-    out_dir: Annotated[Path, typer.Option("--out", help="output folder of index.html, summary.md and PNGs")] = Path(
-        "reports"
-    ),
-    root: Annotated[Path, typer.Option(help="project folder holding the pipeline outputs (data/, reports/)")] = Path(
-        "."
-    ),
-    headline_json: Annotated[Path, typer.Option("--headline", help="output headline metrics JSON")] = Path(
-        "reports/metrics/headline.json"
-    ),
-    loop_plot: Annotated[Path, typer.Option("--loop-plot", help="output loop-trace CSV for `dvc plots`")] = Path(
-        "reports/plots/loop_trace.csv"
-    ),
-    params: ParamsOpt = DEFAULT_PARAMS,
-) -> None:
-    """HTML report (reports/index.html, PNG figures) and summary.md from the pipeline outputs."""
-    from dataclasses import fields
-
-    from .stages.report import ReportInputs, run_report
-
-    inputs = ReportInputs(**{f.name: root / getattr(ReportInputs(), f.name) for f in fields(ReportInputs)})
-    values = run_report(_params(params), inputs, out_dir, headline_json, loop_plot)
-    typer.echo(f"report with {len(values)} headline figures -> {out_dir / 'index.html'}")
-
-
-# ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
-@app.command()
-@handles_errors
 def informer(
     out: Annotated[Path, typer.Option(help="output model directory")] = Path("models/informer"),
     metrics: Annotated[Path, typer.Option(help="output metrics JSON")] = Path("reports/metrics/informer.json"),
@@ -296,6 +268,34 @@ def loop(
                f"cycles {m['cycles_to_completion']}")
 
 
+@app.command()
+@handles_errors
+def report(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder of index.html, summary.md and PNGs")] = Path(
+        "reports"
+    ),
+    root: Annotated[Path, typer.Option(help="project folder holding the pipeline outputs (data/, reports/)")] = Path(
+        "."
+    ),
+    headline_json: Annotated[Path, typer.Option("--headline", help="output headline metrics JSON")] = Path(
+        "reports/metrics/headline.json"
+    ),
+    loop_plot: Annotated[Path, typer.Option("--loop-plot", help="output loop-trace CSV for `dvc plots`")] = Path(
+        "reports/plots/loop_trace.csv"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """HTML report (reports/index.html, PNG figures) and summary.md from the pipeline outputs."""
+    from dataclasses import fields
+
+    from .stages.report import ReportInputs, run_report
+
+    inputs = ReportInputs(**{f.name: root / getattr(ReportInputs(), f.name) for f in fields(ReportInputs)})
+    values = run_report(_params(params), inputs, out_dir, headline_json, loop_plot)
+    typer.echo(f"report with {len(values)} headline figures -> {out_dir / 'index.html'}")
+
+
+# ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
 @app.command("pdf-download")
 @handles_errors
 def pdf_download(

@@ -86,3 +86,16 @@ def test_train_rejects_missing_corpus(tmp_path):
     with pytest.raises(DataError, match="run the"):
         run_train(parse_params(TINY), tmp_path / "nope", tmp_path / "s.parquet", tmp_path / "u.parquet",
                   tmp_path / "m", tmp_path / "e", tmp_path / "t.json", tmp_path / "p.csv")
+
+
+def test_train_rejects_corpus_from_other_spectra(synthetic_data, tmp_path):
+    root, _ = synthetic_data
+    import pyarrow.parquet as pq
+
+    from smeftfm.data.parquet_io import write_parquet
+
+    shard = root / "corpus" / "split=train" / "part-00000.parquet"
+    write_parquet(pq.read_table(shard), shard, {"spectra_sha256": "0000000000000000"})
+    with pytest.raises(DataError, match="different"):
+        run_train(parse_params(TINY), root / "corpus", root / "spectra.parquet", root / "universes.parquet",
+                  tmp_path / "m", tmp_path / "e", tmp_path / "t.json", tmp_path / "p.csv")

@@ -186,14 +186,13 @@ def chromium() -> str:
 
     exe = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     if exe is None:
-        apt = ["apt-get", "install", "-y", "-q", "chromium"]
-        if os.geteuid() != 0:
-            apt = ["sudo", "-n", *apt]
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        install = [*sudo, "apt-get", "install", "-y", "-q", "chromium"]
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        res = subprocess.run(apt, capture_output=True, text=True, env=env)
+        res = subprocess.run(install, capture_output=True, text=True, env=env)
         if res.returncode != 0:  # a stale package index: refresh it once and retry
-            subprocess.run(apt[:-3] + ["update", "-q"], capture_output=True, env=env)
-            res = subprocess.run(apt, capture_output=True, text=True, env=env)
+            subprocess.run([*sudo, "apt-get", "update", "-q"], capture_output=True, env=env)
+            res = subprocess.run(install, capture_output=True, text=True, env=env)
         exe = shutil.which("chromium")
         if exe is None:
             raise RuntimeError(f"could not install chromium:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")

@@ -141,6 +141,8 @@ def test_headline_collects_nested_metrics_and_drops_non_finite():
                  "retrieval_3sigma_recall": 0.5, "loop_collapse_first": 30.0}
     rows = dict(headline_rows(v))
     assert rows["universes"] == "100" and rows["encoder k-NN universe accuracy (test)"] == "0.9"
+    flags = dict(headline_rows(headline({"loop": {"gates": {"manifold_completed": False}, "gates_passed": 3}})))
+    assert flags == {"ALETHEIA: gates manifold completed": "no", "ALETHEIA: gates passed": "3"}
 
 
 @pytest.mark.parametrize(("x", "s"), [(None, "–"), (float("nan"), "–"), (3, "3"), (0.12345, "0.123"),

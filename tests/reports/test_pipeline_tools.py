@@ -126,4 +126,7 @@ def test_mlflow_server_lists_stage_runs_registered_encoder_and_loop_traces(tiny_
     attrs = {a["key"] for a in cycles[0]["attributes"]}
     assert {"cycle", "tier", "psi_dim", "sigma1_pre", "sigma1_post", "sigma_ratio", "action"} <= attrs
     events = [e["name"] for s in cycles for e in s.get("events", [])]
-    assert "psi_extend" in events, f"no psi_extend span event in the loop traces (events: {sorted(set(events))})"
+    assert "psi_extend" in events, (
+        f"no psi_extend span event in the loop traces (events: {sorted(set(events))}); the tiny loop must extend "
+        "at least once: its sigma_1 (~0.02-0.08 with 300 probe events) has to exceed loop.floor in "
+        "tests/fixtures/params_tiny.yaml")

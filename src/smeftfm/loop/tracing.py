@@ -116,10 +116,13 @@ class LoopTracer(NullTracer):
                 self._provider.add_span_processor(BatchSpanProcessor(e))
             self._otel_tracer = self._provider.get_tracer("smeftfm.loop")
         if self._mlflow is not None and experiment_id is not None:
-            from mlflow.entities.trace_location import MlflowExperimentLocation
-
-            self._mlflow.tracing.set_destination(MlflowExperimentLocation(experiment_id=experiment_id),
-                                                 context_local=True)
+            try:  # mlflow >= 3: pin the destination so that OTLP variables do not divert the MLflow copy
+                from mlflow.entities.trace_location import MlflowExperimentLocation
+            except ImportError:  # pragma: no cover - older mlflow writes to the active experiment anyway
+                _log.warning("this mlflow has no trace destinations; loop traces follow mlflow's defaults")
+            else:
+                self._mlflow.tracing.set_destination(MlflowExperimentLocation(experiment_id=experiment_id),
+                                                     context_local=True)
         self._ml_root = None
         self._ot_root = None
         self.trace_ids: list[str] = []

@@ -14,9 +14,9 @@ of fixed local significance whatever the luminosity) or relative to the SM bin c
   oracle's; without one a piecewise-linear cumulative of the binned spectrum is used); in p_T the Jacobian
   peak moves with it: ``p_T -> p_T (1 + delta_m / m_Z)`` on the piecewise-linear cumulative.
 * ``resonance``: a Breit-Wigner of mass M and width Gamma normalised so that the m_ll bin holding M rises by
-  ``strength`` sigma (or ``strength`` times its SM content); its p_T(mu) spectrum is that of an isotropic two-body decay at rest,
-  ``F(p_T | m) = 1 - sqrt(1 - (2 p_T / m)^2)``, averaged over the line shape (acceptance not applied: a
-  mock signal).
+  ``strength`` sigma (or ``strength`` times its SM content); its p_T(mu) spectrum is that of an isotropic
+  two-body decay at rest, ``F(p_T | m) = 1 - sqrt(1 - (2 p_T / m)^2)``, averaged over the line shape
+  (acceptance not applied: a mock signal).
 * ``combined``: the sum of the three deformations.
 """
 

@@ -9,9 +9,9 @@ Uncertainties, all in nats:
   closed form below it).
 
 Training loss (the paper does not state one): the reverse KL of Malinin & Gales (NeurIPS 2019),
-``KL[Dir(alpha_pred) || Dir(alpha_target)]``, with a sharp target ``1 + precision * onehot(label)`` (precision 1000 for C = 100, see docs/models.md) for
-in-distribution latent points and the flat target ``alpha = 1`` (maximal MI) for synthetic out-of-distribution
-latent points (:func:`synthetic_ood`).
+``KL[Dir(alpha_pred) || Dir(alpha_target)]``, with a sharp target ``1 + precision * onehot(label)``
+(precision 1000 for C = 100, see docs/models.md) for in-distribution latent points and the flat target
+``alpha = 1`` (maximal MI) for synthetic out-of-distribution latent points (:func:`synthetic_ood`).
 """
 
 from __future__ import annotations

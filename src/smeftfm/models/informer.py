@@ -111,9 +111,18 @@ class EventPool:
         self.ratio_terms = torch.as_tensor(terms / terms[:, :1], dtype=torch.float64)  # T(x)/SM(x)
         self.n_operators = n_operators
 
+    @property
+    def device(self) -> torch.device:
+        return self.lifts.device
+
+    def to(self, device) -> EventPool:
+        """Move the pool to ``device`` (in place); returns the pool."""
+        self.lifts, self.ratio_terms = self.lifts.to(device), self.ratio_terms.to(device)
+        return self
+
     def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:
         """Two independent views: event lifts ``[2, M, n, p]`` at working points ``coeffs [M, K]``."""
-        mono = torch.as_tensor(monomials(np.asarray(coeffs, dtype=np.float64), "quadratic"))
+        mono = torch.as_tensor(monomials(np.asarray(coeffs, dtype=np.float64), "quadratic"), device=self.device)
         w = (self.ratio_terms @ mono.T).T.clamp_min(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
         idx = torch.multinomial(w, 2 * n, replacement=True, generator=gen)  # [M, 2n]
         ev = self.lifts[idx]  # [M, 2n, p]
@@ -122,11 +131,11 @@ class EventPool:
 
 def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
                    log_every: int = 50) -> tuple[EventEncoder, list[dict]]:
-    """JEPA training of the encoder; returns the online encoder and a loss history."""
+    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history."""
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=pool.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    enc = EventEncoder(pool.lifts.shape[1], cfg, mean, std)
+    enc = EventEncoder(pool.lifts.shape[1], cfg, mean, std).to(pool.device)
     target = copy.deepcopy(enc)
     for p in target.parameters():
         p.requires_grad_(False)
@@ -182,6 +191,6 @@ def probe_r2(features_fit: np.ndarray, targets_fit: np.ndarray, features_test: n
 
 @torch.no_grad()
 def encode(enc: EventEncoder, lifts: np.ndarray, learned_only: bool = False) -> np.ndarray:
-    x = torch.as_tensor(lifts, dtype=torch.float32)
+    x = torch.as_tensor(lifts, dtype=torch.float32, device=enc.mean.device)
     out = enc.learned(x) if learned_only else enc(x)
-    return out.double().numpy()
+    return out.double().cpu().numpy()

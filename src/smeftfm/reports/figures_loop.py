@@ -153,10 +153,11 @@ def probe_r2_figure(r2: Mapping[str, Sequence[float]]) -> Figure:
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     lo = min(0.0, float(np.nanmin([np.nanmin(np.asarray(v, float)) for v in r2.values()] or [0])))
     ax.set_ylim(max(lo, -1.0), 1.02)
+    clipped = " Axis clipped at R² = −1 (worse values run off the bottom)." if lo < -1.0 else ""
     ax.set_ylabel("probe R² (held-out probe events)")
     ax.legend(frameon=False, fontsize=8)
     return Figure(
         "informer_probe", "ManifoldInformer: linear-probe recovery of the morphing geometry",
         "Blue: tangents (lin terms / SM), red: curvatures; bars are medians over seeds, dots single seeds — the "
-        "tangent median must reach 0.99.",
+        "tangent median must reach 0.99." + clipped,
         fig)

@@ -99,7 +99,9 @@ def _flat(d: Mapping[str, Any], prefix: str, keep: Iterable[str]) -> Iterable[tu
 
 #: Readable prefixes of the generated headline keys.
 PREFIX_LABELS = (("anomaly_auroc_mi_", "anomaly AUROC (MI): "), ("retrieval_", "retrieval "),
-                 ("loop_", "ALETHEIA: "), ("informer_", "ManifoldInformer: "))
+                 ("loop_", "ALETHEIA: "),
+                 ("informer_contract_tangent_r2_ge_0p99", "ManifoldInformer: tangent R² ≥ 0.99"),
+                 ("informer_", "ManifoldInformer: "))
 
 
 def label_of(key: str) -> str:
@@ -110,9 +112,20 @@ def label_of(key: str) -> str:
     return key.replace("_", " ")
 
 
+#: Generated keys that hold a yes/no verdict (stored as 1.0/0.0 in the JSON metrics).
+BOOLEAN_KEYS = ("loop_gates_extension_occurred", "loop_gates_all_tiers_unlocked", "loop_gates_manifold_completed",
+                "loop_gates_acquisition_no_slower_than_random", "loop_controls_no_extension_keeps_growing",
+                "loop_controls_random_direction_barely_moves", "loop_unlock_triggered_extension",
+                "informer_contract_tangent_r2_ge_0p99")
+
+
+def _show(key: str, v: float) -> str:
+    return ("yes" if v else "no") if key in BOOLEAN_KEYS else fmt(v)
+
+
 def headline_rows(values: Mapping[str, float]) -> list[tuple[str, str]]:
     """(label, formatted value) rows, in the order of :data:`HEADLINE_SPEC` then the rest alphabetically."""
     labels = {k: lab for k, lab, _, _ in HEADLINE_SPEC}
     rows = [(labels[k], fmt(values[k])) for k, *_ in HEADLINE_SPEC if k in values]
-    rows += [(label_of(k), fmt(v)) for k, v in sorted(values.items()) if k not in labels]
+    rows += [(label_of(k), _show(k, v)) for k, v in sorted(values.items()) if k not in labels]
     return rows

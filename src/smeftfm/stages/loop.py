@@ -326,6 +326,7 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
 
     from ..atomic import atomic_dir
     from ..data.events import sample_events
+    from ..device import pick_device
     from ..models.informer import EventPool, InformerConfig, encode, event_lifts, probe_r2, train_informer
     from ..models.ridge import RidgeHead
     from ..physics.morphing import term_names
@@ -348,7 +349,7 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
         pool_lifts, pool_terms = draw(ip.n_pool, r_pool)
         (fit_lifts, fit_terms), (test_lifts, test_terms) = draw(ip.n_probe_fit, r_fit), draw(ip.n_probe, r_test)
         mean, std = pool_lifts.mean(0), pool_lifts.std(0) + 1e-12
-        pool = EventPool(pool_lifts, pool_terms, len(ops))
+        pool = EventPool(pool_lifts, pool_terms, len(ops)).to(pick_device())
         names = term_names(ops, "quadratic")[1:]
         y_fit, y_test = fit_terms[:, 1:] / fit_terms[:, :1], test_terms[:, 1:] / test_terms[:, :1]
         t_setup = time.perf_counter() - t0
@@ -359,16 +360,16 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
         for seed in ip.seeds:
             enc, hist = train_informer(pool, cfg, seed, mean, std)
             histories[seed] = hist
-            states[seed] = enc.state_dict()
+            states[seed] = {k: v.cpu() for k, v in enc.state_dict().items()}
             per_seed.append(probe_r2(encode(enc, fit_lifts), y_fit, encode(enc, test_lifts), y_test))
             learned_r2.append(probe_r2(encode(enc, fit_lifts, True), y_fit, encode(enc, test_lifts, True), y_test))
             # ridge head on pooled context rows of working points: rank-one updates == direct solve
-            gen = torch.Generator().manual_seed(seed)
+            gen = torch.Generator(device=pool.device).manual_seed(seed)
             cs = np.random.default_rng(seed).uniform(-cfg.coeff_max, cfg.coeff_max, size=(16, len(ops)))
             views = pool.draw(cs, cfg.events_per_set, gen)
             with torch.no_grad():
-                keys = enc(views[0]).mean(1).double().numpy()
-                vals = enc(views[1]).mean(1).double().numpy()
+                keys = enc(views[0]).mean(1).double().cpu().numpy()
+                vals = enc(views[1]).mean(1).double().cpu().numpy()
             keys, vals = keys - keys.mean(0), vals - vals.mean(0)
             direct = RidgeHead.fit(keys, vals, ip.ridge)
             inc = RidgeHead(keys.shape[1], vals.shape[1], ip.ridge)

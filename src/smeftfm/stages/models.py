@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..atomic import atomic_dir, write_json, write_text
 from ..config import Params
-from ..data.parquet_io import read_parquet, write_parquet
+from ..data.parquet_io import file_hash, read_parquet, write_parquet
 from ..errors import DataError, SmeftfmError
 from ..tracking import log_torch_model, stage_run
 
@@ -64,7 +64,7 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
     from ..device import pick_device
     from ..models.baselines import embedding_metrics, fit_pca
     from ..models.bundle import save_encoder
-    from ..models.datasets import load_split, load_theory
+    from ..models.datasets import load_corpus_meta, load_split, load_theory
     from ..models.encoder import EmbeddingModel, EncoderConfig, embed
     from ..models.training import TrainConfig, train_encoder
     from ..models.transforms import InputTransform
@@ -72,6 +72,7 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
     tp = params.train
     theory = load_theory(spectra_path, universes_path)
     splits = {s: load_split(corpus_dir, s) for s in ("train", "val", "test")}
+    _check_provenance(load_corpus_meta(corpus_dir).get("spectra_sha256"), spectra_path, "the corpus")
     cols = splits["train"].columns
     if cols != theory.columns:
         raise DataError("corpus and spectra bin columns differ; re-run the corpus stage")
@@ -197,13 +198,17 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
     rng = np.random.default_rng(hp.seed)
     theory = load_theory(spectra_path, universes_path)
     templates = read_templates(templates_path)
+    _check_provenance(theory.meta.get("templates_sha256"), templates_path, str(spectra_path))
     model, meta = load_encoder(model_dir)
     rep = read_parquet(Path(embeddings_dir) / "replicas.parquet")
     uni = read_parquet(Path(embeddings_dir) / "universes.parquet")
-    zc = sorted(c for c in rep.columns if c.startswith("z_") and not c.endswith("_std"))
+    zc = sorted((c for c in rep.columns if c.startswith("z_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
     if not zc:
         raise DataError(f"{embeddings_dir}/replicas.parquet has no latent columns z_*; re-run `smeftfm train`")
     n_univ = len(theory.labels)
+    if len(zc) < 2:
+        raise SmeftfmError("the heads need a latent of at least 2 dimensions (maps, contours); "
+                           "set train.latent_dim >= 2")
 
     with stage_run("heads", {"heads": hp.model_dump()}) as run:
         t0 = time.perf_counter()
@@ -229,7 +234,7 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
         pad = 0.25 * (hi - lo)
         axes = [np.linspace(lo[k] - pad[k], hi[k] + pad[k], hp.grid_n) for k in range(2)]
         g0, g1 = np.meshgrid(*axes, indexing="ij")
-        grid = np.zeros((g0.size, len(zc)), np.float32)
+        grid = np.tile(np.median(z_tr, 0), (g0.size, 1)).astype(np.float32)  # slice at the median beyond 2-D
         grid[:, 0], grid[:, 1] = g0.ravel(), g1.ravel()
         o_g = dpn_outputs(head, grid)
         maps = pd.DataFrame({"z_0": grid[:, 0], "z_1": grid[:, 1], "entropy": o_g["entropy"],
@@ -264,10 +269,10 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
             anomaly_metrics[sig] = {"auroc_mi": auroc(o_a["mi"], o_ref["mi"]),
                                     "auroc_entropy": auroc(o_a["entropy"], o_ref["entropy"]),
                                     "median_mi": float(np.median(o_a["mi"]))}
-            scored.append(pd.DataFrame({"signal": sig, "z_0": z_a[:, 0], "z_1": z_a[:, 1] if len(zc) > 1 else 0.0,
+            scored.append(pd.DataFrame({"signal": sig, "z_0": z_a[:, 0], "z_1": z_a[:, 1],
                                         "entropy": o_a["entropy"], "mi": o_a["mi"]}))
         scored.append(pd.DataFrame({"signal": "in_distribution", "z_0": z_te[ref, 0],
-                                    "z_1": z_te[ref, 1] if len(zc) > 1 else 0.0,
+                                    "z_1": z_te[ref, 1],
                                     "entropy": o_ref["entropy"], "mi": o_ref["mi"]}))
         inj_df = pd.DataFrame({sig: inj[sig] for sig in SIGNALS} | {"SM": y_sm, "column": list(theory.columns)})
 
@@ -303,8 +308,8 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
             violin.append(_long_coefficients(key, labels_in, theory))
         violin.append(_long_coefficients("all", uni["label"].to_numpy(), theory))
         per_universe = pd.DataFrame({"universe": uni["universe"].to_numpy(), "label": uni["label"].to_numpy(),
-                                     "chi2": chi2, "chi2_diagonal": chi2_diag, "latent_mahalanobis2": d2} | {c: z_u[:, i] for i, c in
-                                                                                enumerate(zc)})
+                                     "chi2": chi2, "chi2_diagonal": chi2_diag, "latent_mahalanobis2": d2}
+                                    | {c: z_u[:, i] for i, c in enumerate(zc)})
         contour_df = pd.concat([pd.DataFrame({"level": f"{lvl:g}sigma", "z_0": e[:, 0], "z_1": e[:, 1]})
                                 for lvl in hp.sigma_levels for e in [contours.ellipse(lvl)]], ignore_index=True)
 
@@ -342,6 +347,13 @@ def _long_coefficients(level: str, labels: np.ndarray, theory) -> pd.DataFrame:
                          "value": theory.coeffs[labels].ravel()})
 
 
+def _check_provenance(recorded: str | None, path: Path, what: str) -> None:
+    """Fail when ``what`` records a hash of ``path`` that differs from the file on disk (stale inputs)."""
+    if recorded and file_hash(path) != recorded:
+        raise DataError(f"{what} was built from a different {path} (hash {recorded} vs {file_hash(path)}); "
+                        "re-run the upstream stages (`dvc repro`)")
+
+
 def _edges(templates, observable: str) -> np.ndarray:
     for b in templates.binnings:
         if b.observable == observable:
@@ -352,8 +364,8 @@ def _edges(templates, observable: str) -> np.ndarray:
 def _injection(hp):
     from ..models.anomaly import InjectionConfig
 
-    return InjectionConfig(units=hp.signal_units, tail_amplitude=hp.tail_amplitude, z_shift_gev=hp.z_shift_gev, bw_mass_gev=hp.bw_mass_gev,
-                           bw_width_gev=hp.bw_width_gev, bw_strength=hp.bw_strength)
+    return InjectionConfig(units=hp.signal_units, tail_amplitude=hp.tail_amplitude, z_shift_gev=hp.z_shift_gev,
+                           bw_mass_gev=hp.bw_mass_gev, bw_width_gev=hp.bw_width_gev, bw_strength=hp.bw_strength)
 
 
 def _sm_density(params: Params):

@@ -1,0 +1,35 @@
+"""Stage helpers: tiers checked against the screening output, Table-2 markdown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smeftfm.config import parse_params
+from smeftfm.errors import SmeftfmError
+from smeftfm.stages.loop import tiers_from_screen
+
+
+def _screen(tmp_path, rows):
+    p = tmp_path / "operators.json"
+    p.write_text(json.dumps(rows))
+    return p
+
+
+def test_tiers_follow_the_screening(tmp_path):
+    rows = {"clq1": {"interferes": True, "tier": "leading"}, "clq3": {"interferes": True, "tier": "leading"},
+            "cHq1": {"interferes": True, "tier": "subleading"}, "cHq3": {"interferes": True, "tier": "subleading"},
+            "cHG": {"interferes": False, "tier": "none"}}
+    tiers = tiers_from_screen(parse_params({}), _screen(tmp_path, rows))
+    assert [(t.name, t.operators) for t in tiers] == [("leading", ("clq1", "clq3")), ("subleading", ("cHq1", "cHq3"))]
+    wrong = parse_params({"loop": {"leading": ["clq1", "cHq1"], "subleading": ["cHq3"]}})
+    with pytest.raises(SmeftfmError, match="move it to loop.subleading"):
+        tiers_from_screen(wrong, _screen(tmp_path, rows))
+    dead = parse_params({"loop": {"leading": ["clq1"], "subleading": ["cHG"]}})
+    with pytest.raises(SmeftfmError, match="not interfering"):
+        tiers_from_screen(dead, _screen(tmp_path, rows))
+    with pytest.raises(SmeftfmError, match="not found"):
+        tiers_from_screen(parse_params({}), tmp_path / "missing.json")
+    with pytest.raises(SmeftfmError, match="unknown key"):
+        parse_params({"loop": {"flor": 1.0}})
