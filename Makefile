@@ -11,6 +11,9 @@ ifneq ($(wildcard $(SHARED_PDFS)),)
 export LHAPDF_DATA_PATH := $(SHARED_PDFS)$(if $(LHAPDF_DATA_PATH),:$(LHAPDF_DATA_PATH),)
 endif
 
+# The pipeline stages call the `smeftfm` command: put the venv first on PATH for every recipe.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
 # Without an NVIDIA driver, pin the CPU-friendly torch release first; with one, the project's
 # range (torch>=2.3,<2.15) resolves to the CUDA build.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
