@@ -125,6 +125,25 @@ def screen_to_dict(results: dict[str, ScreenResult]) -> dict[str, dict]:
     return {k: asdict(v) for k, v in results.items()}
 
 
+def read_screened_operators(path, tiers: tuple[str, ...] = ("leading", "subleading")) -> list[str]:
+    """Interfering operators listed in a screening output file, with one clear error if it is unusable."""
+    import json
+    from pathlib import Path
+
+    from ..errors import DataError, SmeftfmError
+
+    if path is None or not Path(path).exists():
+        raise DataError(f"screening output {path} not found; run `smeftfm screen` first (or `dvc repro`)")
+    try:
+        table = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path} is not valid JSON ({err}); re-run `smeftfm screen`") from None
+    ops = screened_operators(table, tiers)
+    if not ops:
+        raise SmeftfmError(f"{path} lists no interfering operator; check screen.rel_threshold")
+    return ops
+
+
 def screened_operators(screen_json: dict[str, dict], tiers: tuple[str, ...] = ("leading", "subleading")) -> list[str]:
     """Names of interfering operators (in catalog order) from a screening table, optionally by tier."""
     return [k for k, v in screen_json.items() if v["interferes"] and v["tier"] in tiers]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from ..data.universes import (
 from ..errors import DataError, SmeftfmError
 from ..physics.operators import CATALOG, VECTOR_OPERATORS
 from ..physics.oracle import oracle_from_params
-from ..physics.screening import screened_operators
+from ..physics.screening import read_screened_operators
 from ..tracking import stage_run
 
 
@@ -57,16 +56,7 @@ def universe_operators(params: Params, screen_json: Path | None) -> tuple[str, .
         return catalog_order(sel)
     if sel == "all":
         return tuple(op.name for op in CATALOG)
-    if screen_json is None or not Path(screen_json).exists():
-        raise DataError(f"screening output {screen_json} not found; run `smeftfm screen` first (or `dvc repro`)")
-    try:
-        table = json.loads(Path(screen_json).read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{screen_json} is not valid JSON ({err}); re-run `smeftfm screen`") from None
-    ops = screened_operators(table)
-    if not ops:
-        raise SmeftfmError(f"{screen_json} lists no interfering operator; check screen.rel_threshold")
-    return catalog_order(ops)
+    return catalog_order(read_screened_operators(screen_json))
 
 
 def run_universes(params: Params, out: Path, screen_json: Path | None) -> dict:

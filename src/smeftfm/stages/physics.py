@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from ..atomic import write_json
 from ..config import Params
 from ..data.templates_io import write_templates
-from ..errors import DataError, SmeftfmError
+from ..errors import SmeftfmError
 from ..physics.operators import VECTOR_OPERATORS, resolve
 from ..physics.oracle import binnings_from_params, oracle_from_params, quadrature_from_params
-from ..physics.screening import screen, screen_to_dict, screened_operators
+from ..physics.screening import read_screened_operators, screen, screen_to_dict
 from ..tracking import stage_run
 
 
@@ -37,16 +36,7 @@ def operators_for_templates(params: Params, screen_json: Path | None) -> tuple[s
         return resolve(sel)
     if sel == "all":
         return VECTOR_OPERATORS
-    if screen_json is None or not Path(screen_json).exists():
-        raise DataError(f"screening output {screen_json} not found; run `smeftfm screen` first (or `dvc repro`)")
-    try:
-        table = json.loads(Path(screen_json).read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{screen_json} is not valid JSON ({err}); re-run `smeftfm screen`") from None
-    ops = screened_operators(table)
-    if not ops:
-        raise SmeftfmError(f"{screen_json} lists no interfering operator; check screen.rel_threshold")
-    return tuple(ops)
+    return tuple(read_screened_operators(screen_json))
 
 
 def run_templates(params: Params, out: Path, order: str | None = None, pdf: str | None = None,
