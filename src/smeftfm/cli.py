@@ -25,6 +25,12 @@ app = typer.Typer(
 
 ParamsOpt = Annotated[Path, typer.Option("--params", help="parameter file", show_default=True)]
 DEFAULT_PARAMS = Path("params.yaml")
+UniversesOpt = Annotated[Path, typer.Option("--universes", help="universes table")]
+TemplatesOpt = Annotated[Path, typer.Option("--templates", help="morphing templates")]
+SpectraOpt = Annotated[Path, typer.Option("--spectra", help="theory spectra")]
+DEFAULT_UNIVERSES = Path("data/universes.parquet")
+DEFAULT_TEMPLATES = Path("data/templates/spectra.parquet")
+DEFAULT_SPECTRA = Path("data/spectra.parquet")
 
 
 def _fail(msg: str) -> None:
@@ -120,12 +126,8 @@ def universes(
 @handles_errors
 def spectra(
     out: Annotated[Path, typer.Option(help="output Parquet (pb/GeV)")] = Path("data/spectra.parquet"),
-    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
-        "data/universes.parquet"
-    ),
-    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
-        "data/templates/spectra.parquet"
-    ),
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
@@ -141,12 +143,8 @@ def spectra(
 @handles_errors
 def corpus(
     out: Annotated[Path, typer.Option(help="output directory of Parquet shards")] = Path("data/corpus"),
-    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path(
-        "data/spectra.parquet"
-    ),
-    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
-        "data/templates/spectra.parquet"
-    ),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
@@ -163,9 +161,7 @@ def corpus(
 @handles_errors
 def events(
     out: Annotated[Path, typer.Option(help="output Parquet")] = Path("data/events/events.parquet"),
-    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
-        "data/universes.parquet"
-    ),
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
@@ -184,10 +180,8 @@ def train(
     corpus_dir: Annotated[Path, typer.Option("--corpus", help="corpus directory (split=*/part-*.parquet)")] = Path(
         "data/corpus"
     ),
-    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path("data/spectra.parquet"),
-    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
-        "data/universes.parquet"
-    ),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
     model_dir: Annotated[Path, typer.Option("--model", help="output encoder directory")] = Path("models/encoder"),
     embeddings_dir: Annotated[Path, typer.Option("--embeddings", help="output embeddings directory")] = Path(
         "data/embeddings"
@@ -215,13 +209,9 @@ def heads(
         "data/embeddings"
     ),
     model_dir: Annotated[Path, typer.Option("--model", help="trained encoder directory")] = Path("models/encoder"),
-    spectra_path: Annotated[Path, typer.Option("--spectra", help="theory spectra")] = Path("data/spectra.parquet"),
-    universes_path: Annotated[Path, typer.Option("--universes", help="universes table")] = Path(
-        "data/universes.parquet"
-    ),
-    templates_path: Annotated[Path, typer.Option("--templates", help="morphing templates")] = Path(
-        "data/templates/spectra.parquet"
-    ),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("data/heads"),
     metrics: Annotated[Path, typer.Option("--metrics", help="output metrics JSON")] = Path(
         "reports/metrics/heads.json"
