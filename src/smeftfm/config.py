@@ -230,21 +230,22 @@ class LoopParams(Section):
 class InformerParams(Section):
     """ManifoldInformer (``docs/aletheia.md``): JEPA-trained per-event encoder + closed-form ridge head."""
 
-    embed_dim: int = Field(32, gt=0, description="learned features appended to the input lifts")
-    hidden: int = Field(128, gt=0)
+    embed_dim: int = Field(128, gt=0, description="learned features appended to the input lifts")
+    hidden: int = Field(512, gt=0)
     depth: int = Field(2, ge=1)
     events_per_set: int = Field(256, gt=1, description="events per view of a working point")
     working_points: int = Field(32, ge=4, description="working points per step (half context, half query)")
-    steps: int = Field(200, gt=0)
-    lr: float = Field(2e-3, gt=0)
+    steps: int = Field(600, gt=0)
+    lr: float = Field(1e-3, gt=0)
     ridge: float = Field(1e-2, gt=0, description="ridge lambda relative to tr(K^T K)/p")
     ema: float = Field(0.99, gt=0, lt=1)
     var_weight: float = Field(1.0, ge=0)
     cov_weight: float = Field(0.04, ge=0)
     coeff_max: float = Field(10.0, gt=0, description="training working points |C| <= coeff_max at Lambda")
     n_pool: int = Field(50_000, ge=1000, description="SM events resampled into views")
-    n_probe: int = Field(4000, ge=50, description="held-out probe events scoring the linear probe")
-    n_probe_fit: int = Field(20000, ge=50, description="probe events fitting the linear probe")
+    mass_tilt: float = Field(3.0, ge=0, description="pool and probe events drawn from p_SM (m/m_lo)^k, weighted back")
+    n_probe: int = Field(20000, ge=50, description="held-out probe events scoring the linear probe")
+    n_probe_fit: int = Field(50000, ge=50, description="probe events fitting the linear probe")
     seeds: list[int] = [0, 1, 2]
     seed: int = 5
 

@@ -33,3 +33,19 @@ def test_tiers_follow_the_screening(tmp_path):
         tiers_from_screen(parse_params({}), tmp_path / "missing.json")
     with pytest.raises(SmeftfmError, match="unknown key"):
         parse_params({"loop": {"flor": 1.0}})
+
+
+@pytest.mark.slow
+def test_informer_stage_metrics_on_the_tiny_pipeline(tiny_pipeline):
+    """The informer stage's metrics carry the weighted and the plain-SM probe R^2, bootstrap errors and the
+    Sherman-Morrison self-check on trained embeddings."""
+    m = json.loads((tiny_pipeline / "reports/metrics/informer.json").read_text())
+    terms = set(m["probe_r2"])
+    assert {t for t in terms if t.startswith("lin:")} == {"lin:clq1", "lin:clq3", "lin:cHq1", "lin:cHq3"}
+    assert set(m["probe_r2_bootstrap_se"]) == terms == set(m["probe_r2_sm_sample_median"])
+    ses = [se for v in m["probe_r2_bootstrap_se"].values() for se in v if se is not None]
+    assert ses and all(se >= 0 for se in ses) and max(ses) > 0
+    assert m["sherman_morrison_rel_dev_max"] < 1e-8
+    assert isinstance(m["contract_tangent_r2_ge_0p99"], bool)
+    assert m["contract_tangent_r2_ge_0p99"] == (min(m["probe_r2_median"][t] for t in terms
+                                                     if t.startswith("lin:")) >= 0.99)

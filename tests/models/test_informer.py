@@ -13,6 +13,7 @@ from smeftfm.models.informer import (
     InformerConfig,
     encode,
     event_lifts,
+    pooled,
     probe_r2,
     train_informer,
     vicreg_terms,
@@ -87,13 +88,42 @@ def _pool(n=20000, seed=0):
 
 def test_event_pool_resamples_the_working_point_distribution():
     pool, x = _pool()
-    views = pool.draw(np.array([[0.8], [0.0]]), 4000, torch.Generator().manual_seed(0))
-    assert views.shape == (2, 2, 4000, 1)
+    views, wts = pool.draw(np.array([[0.8], [0.0]]), 4000, torch.Generator().manual_seed(0))
+    assert views.shape == (2, 2, 4000, 1) and wts.shape == (2, 2, 4000)
+    assert torch.allclose(wts, torch.ones_like(wts))
     expect = np.sum(x * (1 + 0.8 * x)) / np.sum(1 + 0.8 * x)  # E_C[x] with p(x|C) ~ 1 + C x
     for view in (0, 1):
         assert abs(float(views[view, 0].mean()) - expect) < 4 * 0.6 / np.sqrt(4000)
         assert abs(float(views[view, 1].mean())) < 4 * 0.6 / np.sqrt(4000)
     assert not torch.equal(views[0, 0], views[1, 0])  # two independent draws
+
+
+def test_biased_pool_with_weights_pools_to_the_working_point_mean():
+    """A pool drawn from q(x) ~ (1 + x)^2 p(x), weighted by p/q, pools to the same E_C[x] as an unbiased pool."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, 400_000)
+    keep = rng.random(x.size) < ((1 + x) / 2) ** 2  # thinning: q ~ (1+x)^2 on [-1, 1]
+    xq = x[keep][:40_000]
+    terms = np.stack([np.ones(xq.size), xq, np.zeros(xq.size)], axis=1)
+    pool = EventPool(xq[:, None], terms, 1, weights=1.0 / (1 + xq) ** 2)
+    views, wts = pool.draw(np.array([[0.8], [-0.5]]), 20_000, torch.Generator().manual_seed(3))
+    rows = pooled(views, wts)[..., 0]  # [2 views, 2 points]
+    for j, c in enumerate((0.8, -0.5)):
+        expect = c / 3.0  # E_C[x] = int x (1 + C x) dx / int (1 + C x) dx on [-1, 1]
+        assert np.all(np.abs(rows[:, j].numpy() - expect) < 0.03)
+        assert abs(float(views[0, j].mean()) - expect) > 0.1  # the unweighted mean is biased
+
+
+def test_weighted_probe_equals_the_probe_on_duplicated_events():
+    rng = np.random.default_rng(6)
+    f_a, f_b = rng.normal(size=(300, 3)), rng.normal(size=(200, 3))
+    t_a, t_b = f_a @ [1.0, -2.0, 0.5] + rng.normal(size=300), f_b @ [1.0, -2.0, 0.5] + rng.normal(size=200)
+    k_a, k_b = rng.integers(1, 4, 300), rng.integers(1, 4, 200)
+    weighted = probe_r2(f_a, t_a[:, None], f_b, t_b[:, None], weights_fit=k_a, weights_test=k_b)
+    dup = probe_r2(np.repeat(f_a, k_a, 0), np.repeat(t_a, k_a)[:, None], np.repeat(f_b, k_b, 0),
+                   np.repeat(t_b, k_b)[:, None])
+    assert np.allclose(weighted, dup, atol=1e-6)
+    assert not np.allclose(weighted, probe_r2(f_a, t_a[:, None], f_b, t_b[:, None]), atol=1e-4)
 
 
 def test_probe_r2_linear_target_and_noise():
@@ -124,3 +154,16 @@ def test_short_jepa_run_trains_a_non_collapsed_encoder():
     phi = encode(enc, lifts[:500], learned_only=True)
     assert phi.shape == (500, 4) and np.all(phi.std(0) > 0.1)  # VICReg kept every learned feature alive
     assert encode(enc, lifts[:5]).shape == (5, lifts.shape[1] + 4)
+
+
+def test_probe_r2_bootstrap_error_shrinks_like_one_over_root_n():
+    rng = np.random.default_rng(8)
+
+    def se(n):
+        f_a, f_b = rng.normal(size=(4000, 2)), rng.normal(size=(n, 2))
+        t_a, t_b = f_a @ [1.0, 1.0] + rng.normal(size=4000), f_b @ [1.0, 1.0] + rng.normal(size=n)
+        r2, err = probe_r2(f_a, t_a[:, None], f_b, t_b[:, None], n_boot=200)
+        assert abs(r2[0] - 2.0 / 3.0) < 5 * err[0]  # population R^2 = 2/3
+        return err[0]
+
+    assert 2.5 < se(500) / se(8000) < 6.0  # sqrt(16) = 4

@@ -107,6 +107,7 @@ class EventSampler:
                                                                             self.w_edges)]
         mm, vv, ww = np.meshgrid(*lat, indexing="ij")
         self._lattice_shape = mm.shape
+        self._lattice_m = mm
         jac_terms = self._weighted_terms(mm.ravel(), vv.ravel(), ww.ravel())
         self._lattice_terms = jac_terms  # [n_lattice, n_terms], pb/GeV including the box Jacobian
 
@@ -136,12 +137,19 @@ class EventSampler:
             raise SmeftfmError(f"coefficients must be finite, got {c}")
         return monomials(c, self.order)
 
-    def envelope(self, coeffs) -> np.ndarray:
-        """Flat array of per-cell envelope values (pb/GeV in the mapped box) at ``coeffs``."""
-        return self._envelope_and_centres(coeffs)[0]
+    def tilt(self, m: np.ndarray, mass_tilt: float) -> np.ndarray:
+        """Bias factor ``(m / m_lo)^mass_tilt`` (dimensionless, 1 at the lower mass edge)."""
+        if mass_tilt == 0.0:
+            return np.ones_like(np.asarray(m, dtype=np.float64))
+        return (np.asarray(m, dtype=np.float64) / self.oracle.acceptance.m_lo) ** mass_tilt
 
-    def _envelope_and_centres(self, coeffs) -> tuple[np.ndarray, np.ndarray]:
+    def envelope(self, coeffs, mass_tilt: float = 0.0) -> np.ndarray:
+        """Flat array of per-cell envelope values (pb/GeV in the mapped box, times the tilt) at ``coeffs``."""
+        return self._envelope_and_centres(coeffs, mass_tilt)[0]
+
+    def _envelope_and_centres(self, coeffs, mass_tilt: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         f = (self._lattice_terms @ self._monomials(coeffs)).reshape(self._lattice_shape)
+        f = f * self.tilt(self._lattice_m, mass_tilt)
         if np.any(f < 0):
             self._raise_negative(coeffs, int(np.sum(f < 0)), f.size, "lattice")
         centres = f[1::2, 1::2, 1::2].ravel()
@@ -157,12 +165,21 @@ class EventSampler:
         )
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, coeffs, n: int, rng: np.random.Generator, stats: SamplerStats | None = None):
-        """``n`` unweighted events (m_ll GeV, y_ll, cos_theta_CS) at ``coeffs``; exact in the acceptance."""
+    def sample(self, coeffs, n: int, rng: np.random.Generator, stats: SamplerStats | None = None,
+               mass_tilt: float = 0.0):
+        """``n`` unweighted events (m_ll GeV, y_ll, cos_theta_CS) at ``coeffs``; exact in the acceptance.
+
+        ``mass_tilt`` = k > 0 draws from the biased density ``rate(x) (m/m_lo)^k`` instead (more events in the
+        high-mass tail); each event then carries the weight ``(m/m_lo)^-k`` (:func:`tilt_weights`) that turns
+        averages over the sample back into averages over the unbiased rate. ``stats.sigma_pb`` is then the
+        integral of the biased density (pb), not a cross section.
+        """
         if n < 0:
             raise SmeftfmError(f"number of events must be >= 0, got {n}")
+        if not (np.isfinite(mass_tilt) and mass_tilt >= 0.0):
+            raise SmeftfmError(f"mass_tilt must be a finite number >= 0, got {mass_tilt}")
         mono = self._monomials(coeffs)
-        env, centres = self._envelope_and_centres(coeffs)
+        env, centres = self._envelope_and_centres(coeffs, mass_tilt)
         # expected acceptance from the cell centres: sizes the first batch
         eff0 = float(np.clip(np.sum(centres * self.volume) / np.sum(env * self.volume), 0.05, 1.0))
         stats = stats if stats is not None else SamplerStats()
@@ -171,7 +188,7 @@ class EventSampler:
             return np.empty(0), np.empty(0), np.empty(0)
         restarts = 0
         while True:
-            out, ratios_sum, n_prop, violated = self._attempt(mono, env, n, rng, coeffs, eff0)
+            out, ratios_sum, n_prop, violated = self._attempt(mono, env, n, rng, coeffs, eff0, mass_tilt)
             if violated is None:
                 break
             cells, needed = violated
@@ -195,7 +212,7 @@ class EventSampler:
         self.last_envelope = env
         return out
 
-    def _attempt(self, mono, env, n, rng, coeffs, eff0):
+    def _attempt(self, mono, env, n, rng, coeffs, eff0, mass_tilt: float = 0.0):
         """One pass; returns (events, (sum r, sum r^2, n_acc), n_proposed, None) or (.., (cells, needed env))."""
         probs = env * self.volume
         cdf = np.cumsum(probs)
@@ -216,7 +233,7 @@ class EventSampler:
             v = self.v_edges[iv] + u[1] * (self.v_edges[iv + 1] - self.v_edges[iv])
             w = self.w_edges[iw] + u[2] * (self.w_edges[iw + 1] - self.w_edges[iw])
             m, y, c, jac = self.to_physical(m, v, w)
-            f = (self.oracle.event_terms(m, y, c, order=self.order) @ mono) * jac
+            f = (self.oracle.event_terms(m, y, c, order=self.order) @ mono) * jac * self.tilt(m, mass_tilt)
             f = np.where(self.oracle.acceptance.contains(m, y, c), f, 0.0)
             if np.any(f < 0):
                 self._raise_negative(coeffs, int(np.sum(f < 0)), k, "proposed")
@@ -250,13 +267,21 @@ def get_sampler(oracle, order: Order = "linear") -> EventSampler:
     return per[order]
 
 
-def sample_events(oracle, coeffs, n: int, rng: np.random.Generator, order: Order = "linear"):
+def sample_events(oracle, coeffs, n: int, rng: np.random.Generator, order: Order = "linear",
+                  mass_tilt: float = 0.0):
     """Draw ``n`` unweighted events in the acceptance from the exact rate at Wilson coefficients ``coeffs``.
 
     ``coeffs`` is ordered as ``oracle.operators``. Returns ``(m_ll [GeV], y_ll, cos_theta_CS)`` float64 arrays.
     Raises :class:`NegativeRateError` when the (linear) rate is negative somewhere in the acceptance.
+    ``mass_tilt`` > 0 biases the draw by ``(m/m_lo)^mass_tilt``; weight the events with :func:`tilt_weights`.
     """
-    return get_sampler(oracle, order).sample(coeffs, n, rng)
+    return get_sampler(oracle, order).sample(coeffs, n, rng, mass_tilt=mass_tilt)
+
+
+def tilt_weights(m: np.ndarray, mass_tilt: float, m_lo: float) -> np.ndarray:
+    """Importance weights ``(m/m_lo)^-k`` of events drawn with ``mass_tilt`` = k, normalised to mean 1."""
+    w = (np.asarray(m, dtype=np.float64) / m_lo) ** (-float(mass_tilt))
+    return w / w.mean()
 
 
 def read_events(path: str | os.PathLike[str], point: str | None = None) -> dict:

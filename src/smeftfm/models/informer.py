@@ -9,12 +9,15 @@ r"""ManifoldInformer: a permutation-invariant per-event encoder pooled into a cl
 * Ridge head over working points (:func:`~smeftfm.models.ridge.ridge_predict`): keys = context rows of view 1
   (online encoder), values = context rows of view 2 (EMA target encoder); the held-out working points' rows are
   predicted in one solve. Both views are independent event draws at the same working point.
-* Loss = |prediction - EMA target|^2 (on centred rows) + VICReg variance (hinge at unit std) and covariance
-  (off-diagonal^2) terms on the per-event MLP features, against collapse; the target encoder follows the online
-  one by EMA.
+* The prediction runs on the learned block of phi (the skip-path lifts are fixed and carry no gradient).
+  Loss = |prediction - EMA target|^2 on centred rows, each dimension divided by its variance across the step's
+  working points, + VICReg variance (hinge at unit std) and covariance (off-diagonal^2) terms on the per-event
+  MLP features, against collapse; the target encoder follows the online one by EMA.
 
 Events at a working point C are drawn by multinomial resampling of a large SM event pool with the exact weights
-``p(x|C)/p(x|SM)`` from the quadratic morphing terms (no oracle call during training).
+``p(x|C)/p(x|SM)`` from the quadratic morphing terms (no oracle call during training). The pool may be drawn from
+a mass-biased density ``p_SM(x) b(m)`` (``mass_tilt``, more high-mass events); each event then carries the
+importance weight ``1/b(m)`` and the Deep-Sets pooling is the weighted mean, which estimates the same E_C[phi].
 """
 
 from __future__ import annotations
@@ -47,13 +50,13 @@ def event_lifts(m: np.ndarray, y: np.ndarray, cos_cs: np.ndarray, kmap: Kinemati
 class InformerConfig:
     """Architecture and training of the ManifoldInformer."""
 
-    embed_dim: int = 32
-    hidden: int = 128
+    embed_dim: int = 128
+    hidden: int = 512
     depth: int = 2
     events_per_set: int = 256
     working_points: int = 32
-    steps: int = 400
-    lr: float = 2e-3
+    steps: int = 600
+    lr: float = 1e-3
     ridge: float = 1e-2
     ema: float = 0.99
     var_weight: float = 1.0
@@ -102,13 +105,21 @@ def vicreg_terms(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class EventPool:
-    """An SM event pool with exact resampling weights to any working point (quadratic morphing)."""
+    """An SM event pool with exact resampling weights to any working point (quadratic morphing).
 
-    def __init__(self, lifts: np.ndarray, terms: np.ndarray, n_operators: int):
+    ``weights``: per-event importance weights with respect to the SM density (1 for a plain SM sample,
+    ``(m/m_lo)^-k`` for a pool drawn with ``mass_tilt`` = k); normalised to mean 1.
+    """
+
+    def __init__(self, lifts: np.ndarray, terms: np.ndarray, n_operators: int, weights: np.ndarray | None = None):
         if terms.shape[0] != lifts.shape[0] or not np.all(terms[:, 0] > 0):
             raise SmeftfmError("event pool: lifts and terms disagree or an event has zero SM rate")
+        w = np.ones(lifts.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (lifts.shape[0],) or not np.all(np.isfinite(w) & (w > 0)):
+            raise SmeftfmError("event pool: weights must be one finite positive number per event")
         self.lifts = torch.as_tensor(lifts, dtype=torch.float32)
         self.ratio_terms = torch.as_tensor(terms / terms[:, :1], dtype=torch.float64)  # T(x)/SM(x)
+        self.weights = torch.as_tensor(w / w.mean(), dtype=torch.float32)
         self.n_operators = n_operators
 
     @property
@@ -118,15 +129,25 @@ class EventPool:
     def to(self, device) -> EventPool:
         """Move the pool to ``device`` (in place); returns the pool."""
         self.lifts, self.ratio_terms = self.lifts.to(device), self.ratio_terms.to(device)
+        self.weights = self.weights.to(device)
         return self
 
-    def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:
-        """Two independent views: event lifts ``[2, M, n, p]`` at working points ``coeffs [M, K]``."""
+    def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two independent views at working points ``coeffs [M, K]``: lifts ``[2, M, n, p]``, weights ``[2, M, n]``.
+
+        Pool with :func:`pooled` (the weighted mean estimates E_C[.] whatever the pool's mass bias).
+        """
         mono = torch.as_tensor(monomials(np.asarray(coeffs, dtype=np.float64), "quadratic"), device=self.device)
         w = (self.ratio_terms @ mono.T).T.clamp_min(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
         idx = torch.multinomial(w, 2 * n, replacement=True, generator=gen)  # [M, 2n]
-        ev = self.lifts[idx]  # [M, 2n, p]
-        return torch.stack([ev[:, :n], ev[:, n:]])
+        ev, wt = self.lifts[idx], self.weights[idx]  # [M, 2n, p], [M, 2n]
+        return torch.stack([ev[:, :n], ev[:, n:]]), torch.stack([wt[:, :n], wt[:, n:]])
+
+
+def pooled(h: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Deep-Sets weighted mean over the event axis: ``h [..., n, d]``, ``weights [..., n]`` -> ``[..., d]``."""
+    w = weights / weights.sum(-1, keepdim=True)
+    return (h * w[..., None]).sum(-2)
 
 
 def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
@@ -144,19 +165,19 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
     history = []
     for step in range(cfg.steps):
         c = rng.uniform(-cfg.coeff_max, cfg.coeff_max, size=(cfg.working_points, pool.n_operators))
-        views = pool.draw(c, cfg.events_per_set, gen)  # [2, M, n, p]
-        h1 = enc(views[0])  # [M, n, d]
+        views, wts = pool.draw(c, cfg.events_per_set, gen)  # [2, M, n, p], [2, M, n]
+        learned = enc.learned(views[0])  # [M, n, d]: the trainable block (the skip-path lifts are fixed)
         with torch.no_grad():
-            t2 = target(views[1]).mean(1)  # EMA target rows [M, d]
-        rows = h1.mean(1)
+            t2 = pooled(target.learned(views[1]), wts[1])  # EMA target rows [M, d]
+        rows = pooled(learned, wts[0])
         mu_k, mu_v = rows[:n_ctx].mean(0), t2[:n_ctx].mean(0)
         keys, vals = rows[:n_ctx] - mu_k, t2[:n_ctx] - mu_v
         queries = rows[n_ctx:] - mu_k
         lam = cfg.ridge * (keys.pow(2).sum() / keys.shape[1]).detach().clamp_min(1e-8)
         pred = ridge_predict(keys[None].double(), vals[None].double(), queries[None].double(), float(lam))[0]
-        scale = (t2[n_ctx:] - mu_v).pow(2).mean().clamp_min(1e-12)
-        loss_pred = ((pred.float() - (t2[n_ctx:] - mu_v)) ** 2).mean() / scale
-        learned = h1[..., pool.lifts.shape[1]:].reshape(-1, cfg.embed_dim)
+        scale = t2.var(0).clamp_min(1e-12)  # per target dimension, across the step's working points
+        loss_pred = (((pred.float() - (t2[n_ctx:] - mu_v)) ** 2) / scale).mean()
+        learned = learned.reshape(-1, cfg.embed_dim)
         var, cov = vicreg_terms(learned)
         loss = loss_pred + cfg.var_weight * var + cfg.cov_weight * cov
         opt.zero_grad(set_to_none=True)
@@ -172,21 +193,41 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
 
 
 def probe_r2(features_fit: np.ndarray, targets_fit: np.ndarray, features_test: np.ndarray,
-             targets_test: np.ndarray, ridge_rel: float = 1e-6) -> np.ndarray:
-    """Held-out R^2 per target column of a linear probe (with intercept, tiny ridge) fitted on the fit set."""
+             targets_test: np.ndarray, ridge_rel: float = 1e-6, weights_fit: np.ndarray | None = None,
+             weights_test: np.ndarray | None = None, n_boot: int = 0, seed: int = 0):
+    """Held-out R^2 per target column of a linear probe (with intercept, tiny ridge) fitted on the fit set.
+
+    With importance weights (events drawn from a biased density, weight = p_SM/q), the probe is the weighted
+    least-squares fit and R^2 = 1 - sum w res^2 / sum w (t - mean_w t)^2: both estimate the same population
+    quantities under p_SM as the unweighted formulas on an SM sample, with lower variance in the tail.
+    ``n_boot`` > 0 also returns the bootstrap standard error of R^2 over the test events (probe fixed):
+    ``(r2, se)``; otherwise ``r2`` alone.
+    """
     def design(f):
         return np.concatenate([np.ones((f.shape[0], 1)), f], axis=1)
 
+    wa = np.ones(features_fit.shape[0]) if weights_fit is None else np.asarray(weights_fit, dtype=np.float64)
+    wb = np.ones(features_test.shape[0]) if weights_test is None else np.asarray(weights_test, dtype=np.float64)
     xa, xb = design(features_fit), design(features_test)
-    mu, sd = xa[:, 1:].mean(0), xa[:, 1:].std(0) + 1e-12
+    mu = np.average(xa[:, 1:], axis=0, weights=wa)
+    sd = np.sqrt(np.average((xa[:, 1:] - mu) ** 2, axis=0, weights=wa)) + 1e-12
     xa[:, 1:] = (xa[:, 1:] - mu) / sd
     xb[:, 1:] = (xb[:, 1:] - mu) / sd
-    g = xa.T @ xa
-    g[1:, 1:] += ridge_rel * xa.shape[0] * np.eye(g.shape[0] - 1)
-    beta = np.linalg.solve(g, xa.T @ targets_fit)
+    g = (xa * wa[:, None]).T @ xa
+    g[1:, 1:] += ridge_rel * wa.sum() * np.eye(g.shape[0] - 1)
+    beta = np.linalg.solve(g, (xa * wa[:, None]).T @ targets_fit)
     res = targets_test - xb @ beta
-    ss = ((targets_test - targets_test.mean(0)) ** 2).sum(0)
-    return 1.0 - (res**2).sum(0) / np.where(ss > 0, ss, math.nan)
+
+    def r2(idx=slice(None)):
+        w, t, r = wb[idx], targets_test[idx], res[idx]
+        ss = (w[:, None] * (t - np.average(t, axis=0, weights=w)) ** 2).sum(0)
+        return 1.0 - (w[:, None] * r**2).sum(0) / np.where(ss > 0, ss, math.nan)
+
+    if n_boot <= 0:
+        return r2()
+    rng = np.random.default_rng(seed)
+    boots = np.array([r2(rng.integers(0, wb.size, wb.size)) for _ in range(n_boot)])
+    return r2(), boots.std(0, ddof=1)
 
 
 @torch.no_grad()

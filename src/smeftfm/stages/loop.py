@@ -318,16 +318,18 @@ def loop_table_markdown(headline: LoopResult, epig: LoopResult, randoms: list[Lo
 def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
     """The ``informer`` stage: JEPA training over ``informer.seeds``, linear-probe R^2 of the morphing terms.
 
-    Targets on held-out SM probe events: tangents ``lin:k/SM`` and curvatures ``quad:a*b/SM`` (per-event ratios).
-    The probe is fitted on one probe set and scored on an independent one. Writes ``models/informer/`` (one
-    state dict per seed + config) and ``reports/metrics/informer.json``.
+    Targets on held-out probe events: tangents ``lin:k/SM`` and curvatures ``quad:a*b/SM`` (per-event ratios).
+    Pool and probe sets are drawn from ``p_SM (m/m_lo)^mass_tilt`` and weighted back to the SM, so the weighted
+    probe fit and R^2 estimate the SM-population values with enough high-mass events; the probe is fitted on one
+    set and scored on an independent one, and also on a plain (unbiased, unweighted) SM sample. Writes
+    ``models/informer/`` (one state dict per seed + config) and ``reports/metrics/informer.json``.
     """
     import torch
 
     from ..atomic import atomic_dir
-    from ..data.events import sample_events
+    from ..data.events import sample_events, tilt_weights
     from ..device import pick_device
-    from ..models.informer import EventPool, InformerConfig, encode, event_lifts, probe_r2, train_informer
+    from ..models.informer import EventPool, InformerConfig, encode, event_lifts, pooled, probe_r2, train_informer
     from ..models.ridge import RidgeHead
     from ..physics.morphing import term_names
 
@@ -340,36 +342,50 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
         t0 = time.perf_counter()
         oracle = oracle_from_params(params, ops)
         kmap = KinematicMap.from_oracle(oracle)
-        r_pool, r_fit, r_test = (np.random.default_rng(s) for s in np.random.SeedSequence(ip.seed).spawn(3))
+        r_pool, r_fit, r_test, r_sm = (np.random.default_rng(s) for s in np.random.SeedSequence(ip.seed).spawn(4))
 
-        def draw(n, rng):
-            m, y, c = sample_events(oracle, np.zeros(len(ops)), n, rng)
-            return event_lifts(m, y, c, kmap), oracle.event_terms(m, y, c, order="quadratic")
+        def draw(n, rng, tilt):
+            m, y, c = sample_events(oracle, np.zeros(len(ops)), n, rng, mass_tilt=tilt)
+            terms = oracle.event_terms(m, y, c, order="quadratic")
+            return event_lifts(m, y, c, kmap), terms[:, 1:] / terms[:, :1], terms, \
+                tilt_weights(m, tilt, oracle.acceptance.m_lo)
 
-        pool_lifts, pool_terms = draw(ip.n_pool, r_pool)
-        (fit_lifts, fit_terms), (test_lifts, test_terms) = draw(ip.n_probe_fit, r_fit), draw(ip.n_probe, r_test)
-        mean, std = pool_lifts.mean(0), pool_lifts.std(0) + 1e-12
-        pool = EventPool(pool_lifts, pool_terms, len(ops)).to(pick_device())
+        pool_lifts, _, pool_terms, pool_w = draw(ip.n_pool, r_pool, ip.mass_tilt)
+        fit_lifts, y_fit, _, w_fit = draw(ip.n_probe_fit, r_fit, ip.mass_tilt)
+        test_lifts, y_test, _, w_test = draw(ip.n_probe, r_test, ip.mass_tilt)
+        sm_lifts, y_sm, _, _ = draw(ip.n_probe, r_sm, 0.0)  # a plain SM sample: the literal protocol, unweighted
+        mean = np.average(pool_lifts, axis=0, weights=pool_w)
+        std = np.sqrt(np.average((pool_lifts - mean) ** 2, axis=0, weights=pool_w)) + 1e-12
+        pool = EventPool(pool_lifts, pool_terms, len(ops), weights=pool_w).to(pick_device())
         names = term_names(ops, "quadratic")[1:]
-        y_fit, y_test = fit_terms[:, 1:] / fit_terms[:, :1], test_terms[:, 1:] / test_terms[:, :1]
         t_setup = time.perf_counter() - t0
 
-        lifts_r2 = probe_r2((fit_lifts - mean) / std, y_fit, (test_lifts - mean) / std, y_test)
-        per_seed, learned_r2, histories, sm_dev = [], [], {}, []
+        def score(features):
+            """Probe fitted on the fit set: (weighted R^2 on the tilted test set, its bootstrap standard error,
+            plain R^2 on the SM sample)."""
+            f_fit, f_test, f_sm = (features(x) for x in (fit_lifts, test_lifts, sm_lifts))
+            r2, se = probe_r2(f_fit, y_fit, f_test, y_test, weights_fit=w_fit, weights_test=w_test, n_boot=200)
+            return r2, se, probe_r2(f_fit, y_fit, f_sm, y_sm, weights_fit=w_fit)
+
+        lifts_r2, _, lifts_r2_sm = score(lambda x: (x - mean) / std)
+        per_seed, per_seed_se, per_seed_sm, learned_r2, histories, sm_dev = [], [], [], [], {}, []
         states = {}
         for seed in ip.seeds:
             enc, hist = train_informer(pool, cfg, seed, mean, std)
             histories[seed] = hist
             states[seed] = {k: v.cpu() for k, v in enc.state_dict().items()}
-            per_seed.append(probe_r2(encode(enc, fit_lifts), y_fit, encode(enc, test_lifts), y_test))
-            learned_r2.append(probe_r2(encode(enc, fit_lifts, True), y_fit, encode(enc, test_lifts, True), y_test))
+            r2, se, r2_sm = score(lambda x, e=enc: encode(e, x))
+            per_seed.append(r2)
+            per_seed_se.append(se)
+            per_seed_sm.append(r2_sm)
+            learned_r2.append(score(lambda x, e=enc: encode(e, x, True))[0])
             # ridge head on pooled context rows of working points: rank-one updates == direct solve
             gen = torch.Generator(device=pool.device).manual_seed(seed)
             cs = np.random.default_rng(seed).uniform(-cfg.coeff_max, cfg.coeff_max, size=(16, len(ops)))
-            views = pool.draw(cs, cfg.events_per_set, gen)
+            views, wts = pool.draw(cs, cfg.events_per_set, gen)
             with torch.no_grad():
-                keys = enc(views[0]).mean(1).double().cpu().numpy()
-                vals = enc(views[1]).mean(1).double().cpu().numpy()
+                keys = pooled(enc(views[0]), wts[0]).double().cpu().numpy()
+                vals = pooled(enc(views[1]), wts[1]).double().cpu().numpy()
             keys, vals = keys - keys.mean(0), vals - vals.mean(0)
             direct = RidgeHead.fit(keys, vals, ip.ridge)
             inc = RidgeHead(keys.shape[1], vals.shape[1], ip.ridge)
@@ -381,16 +397,21 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
                 run.log_metrics({f"seed{seed}_loss": h["loss"], f"seed{seed}_pred": h["pred"]}, step=h["step"])
         r2 = np.array(per_seed)  # [seeds, terms]
         med = np.median(r2, axis=0)
+        med_sm = np.median(np.array(per_seed_sm), axis=0)
         tan = [i for i, n in enumerate(names) if n.startswith("lin:")]
         cur = [i for i, n in enumerate(names) if n.startswith("quad:")]
         metrics = _clean_json({
             "probe_r2": {n: [float(x) for x in r2[:, i]] for i, n in enumerate(names)},
             "probe_r2_median": {n: float(med[i]) for i, n in enumerate(names)},
+            "probe_r2_bootstrap_se": {n: [float(x) for x in np.array(per_seed_se)[:, i]] for i, n in enumerate(names)},
             "tangent_r2_median": float(np.median(med[tan])),
             "tangent_r2_min": float(np.min(med[tan])),
             "curvature_r2_median": float(np.median(med[cur])),
             "contract_tangent_r2_ge_0p99": bool(np.min(med[tan]) >= 0.99),
+            "probe_r2_sm_sample_median": {n: float(med_sm[i]) for i, n in enumerate(names)},
+            "tangent_r2_sm_sample_median": float(np.median(med_sm[tan])),
             "lifts_only_r2": {n: float(lifts_r2[i]) for i, n in enumerate(names)},
+            "lifts_only_r2_sm_sample": {n: float(lifts_r2_sm[i]) for i, n in enumerate(names)},
             "learned_only_r2_median": {n: float(np.median(np.array(learned_r2)[:, i])) for i, n in enumerate(names)},
             "sherman_morrison_rel_dev_max": float(max(sm_dev)),
             "final_loss": {str(s): histories[s][-1] for s in ip.seeds},
