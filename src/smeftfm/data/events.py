@@ -139,9 +139,7 @@ class EventSampler:
 
     def tilt(self, m: np.ndarray, mass_tilt: float) -> np.ndarray:
         """Bias factor ``(m / m_lo)^mass_tilt`` (dimensionless, 1 at the lower mass edge)."""
-        if mass_tilt == 0.0:
-            return np.ones_like(np.asarray(m, dtype=np.float64))
-        return (np.asarray(m, dtype=np.float64) / self.oracle.acceptance.m_lo) ** mass_tilt
+        return mass_bias(m, mass_tilt, self.oracle.acceptance.m_lo)
 
     def envelope(self, coeffs, mass_tilt: float = 0.0) -> np.ndarray:
         """Flat array of per-cell envelope values (pb/GeV in the mapped box, times the tilt) at ``coeffs``."""
@@ -278,9 +276,14 @@ def sample_events(oracle, coeffs, n: int, rng: np.random.Generator, order: Order
     return get_sampler(oracle, order).sample(coeffs, n, rng, mass_tilt=mass_tilt)
 
 
+def mass_bias(m: np.ndarray, mass_tilt: float, m_lo: float) -> np.ndarray:
+    """The sampling bias ``(m/m_lo)^mass_tilt`` of :meth:`EventSampler.sample` (m, m_lo in GeV)."""
+    return (np.asarray(m, dtype=np.float64) / m_lo) ** float(mass_tilt)
+
+
 def tilt_weights(m: np.ndarray, mass_tilt: float, m_lo: float) -> np.ndarray:
     """Importance weights ``(m/m_lo)^-k`` of events drawn with ``mass_tilt`` = k, normalised to mean 1."""
-    w = (np.asarray(m, dtype=np.float64) / m_lo) ** (-float(mass_tilt))
+    w = 1.0 / mass_bias(m, mass_tilt, m_lo)
     return w / w.mean()
 
 

@@ -367,6 +367,11 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
             r2, se = probe_r2(f_fit, y_fit, f_test, y_test, weights_fit=w_fit, weights_test=w_test, n_boot=200)
             return r2, se, probe_r2(f_fit, y_fit, f_sm, y_sm, weights_fit=w_fit)
 
+        def score_weighted(features):
+            """Weighted R^2 on the tilted test set only (probe fitted on the fit set)."""
+            return probe_r2(features(fit_lifts), y_fit, features(test_lifts), y_test, weights_fit=w_fit,
+                            weights_test=w_test)
+
         lifts_r2, _, lifts_r2_sm = score(lambda x: (x - mean) / std)
         per_seed, per_seed_se, per_seed_sm, learned_r2, histories, sm_dev = [], [], [], [], {}, []
         states = {}
@@ -378,7 +383,7 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
             per_seed.append(r2)
             per_seed_se.append(se)
             per_seed_sm.append(r2_sm)
-            learned_r2.append(score(lambda x, e=enc: encode(e, x, True))[0])
+            learned_r2.append(score_weighted(lambda x, e=enc: encode(e, x, True)))
             # ridge head on pooled context rows of working points: rank-one updates == direct solve
             gen = torch.Generator(device=pool.device).manual_seed(seed)
             cs = np.random.default_rng(seed).uniform(-cfg.coeff_max, cfg.coeff_max, size=(16, len(ops)))
