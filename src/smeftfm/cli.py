@@ -7,7 +7,6 @@ clear message (exit code 2) instead of a traceback.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -55,11 +54,6 @@ def handles_errors(fn):
 
 def _params(path: Path) -> Params:
     return load_params(path)
-
-
-def quiet() -> bool:
-    """Progress bars are hidden under CI (CI=true) or when SMEFTFM_QUIET is set."""
-    return bool(os.environ.get("CI") or os.environ.get("SMEFTFM_QUIET")) or not sys.stderr.isatty()
 
 
 @app.command()

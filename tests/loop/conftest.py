@@ -37,8 +37,9 @@ def llr_pair(oracle, sigma_terms):
 
 @pytest.fixture(scope="session")
 def make_loop(oracle, llr_pair):
-    from smeftfm.loop.basis import FeatureDictionary, KinematicMap
+    from smeftfm.loop.basis import FeatureDictionary
     from smeftfm.loop.controller import Loop, LoopSettings, Tier
+    from smeftfm.physics.kinematics import KinematicMap
 
     def _make(**kw) -> Loop:
         settings = LoopSettings(tiers=(Tier("leading", OPS[:2]), Tier("subleading", OPS[2:])),

@@ -137,7 +137,7 @@ def test_probe_r2_linear_target_and_noise():
 
 
 def test_short_jepa_run_trains_a_non_collapsed_encoder():
-    from smeftfm.loop.basis import KinematicMap
+    from smeftfm.physics.kinematics import KinematicMap
 
     rng = np.random.default_rng(0)
     n = 4000

@@ -27,8 +27,9 @@ import pandas as pd
 
 from ..errors import SmeftfmError
 from ..models.ridge import RidgeHead
+from ..physics.kinematics import KinematicMap
 from .acquisition import ARMS, candidate_pool, choose, residual_energy_scores
-from .basis import FeatureDictionary, KinematicMap, Psi
+from .basis import FeatureDictionary, Psi
 from .likelihood import LogLikelihoodRatio
 from .residual import Spectrum, fit_direction, leading_singular_vectors, orthonormal_basis, residualise
 from .tracing import NullTracer

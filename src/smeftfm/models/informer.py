@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import SmeftfmError
-from ..loop.basis import KinematicMap
+from ..physics.kinematics import KinematicMap
 from ..physics.morphing import monomials
 from .ridge import ridge_predict
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import SmeftfmError
+from .constants import DEFAULT_EW
+
 
 @dataclass(frozen=True)
 class Acceptance:
@@ -74,3 +77,42 @@ def muon_etas(y, cos, xp=np):
     """(eta(mu-), eta(mu+)) at LO from the pair rapidity and cos theta* (to the +z beam)."""
     a = xp.arctanh(cos)
     return y + a, y - a
+
+
+@dataclass(frozen=True)
+class KinematicMap:
+    """Maps (m_ll [GeV], y_ll, cos theta_CS) to the dimensionless coordinates (u, v, c) in [-1, 1]."""
+
+    m_lo: float = 50.0
+    m_hi: float = 650.0
+    y_max: float = 2.5
+    m_z: float = DEFAULT_EW.m_z
+    gamma_z: float = DEFAULT_EW.gamma_z
+
+    def __post_init__(self) -> None:
+        if not (0 < self.m_lo < self.m_hi and self.y_max > 0 and self.m_z > 0 and self.gamma_z > 0):
+            raise SmeftfmError(f"bad kinematic map {self}: need 0 < m_lo < m_hi (GeV), y_max > 0, m_z, gamma_z > 0")
+
+    @classmethod
+    def from_oracle(cls, oracle) -> KinematicMap:
+        acc, ew = oracle.acceptance, oracle.ew
+        return cls(acc.m_lo, acc.m_hi, acc.eta_max, ew.m_z, ew.gamma_z)
+
+    def u(self, m: np.ndarray) -> np.ndarray:
+        lm = np.log(np.asarray(m, dtype=np.float64))
+        return 2.0 * (lm - np.log(self.m_lo)) / (np.log(self.m_hi) - np.log(self.m_lo)) - 1.0
+
+    def v(self, y: np.ndarray) -> np.ndarray:
+        return 2.0 * np.abs(np.asarray(y, dtype=np.float64)) / self.y_max - 1.0
+
+    def breit_wigner(self, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Dimensionless Z-propagator shapes: (Re, |.|^2) of ``m_Z Gamma_Z / (m^2 - m_Z^2 + i m_Z Gamma_Z)``.
+
+        Both are O(1) at the pole and fall off away from it; they carry the pole-width structure (about 2.5 GeV)
+        that low-order polynomials in ``u`` cannot resolve.
+        """
+        m = np.asarray(m, dtype=np.float64)
+        d = m * m - self.m_z**2
+        g = self.m_z * self.gamma_z
+        den = d * d + g * g
+        return d * g / den, g * g / den

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +29,8 @@ from ..errors import DataError, SmeftfmError
 from ..physics.operators import CATALOG, VECTOR_OPERATORS
 from ..physics.oracle import oracle_from_params
 from ..physics.screening import read_screened_operators
+from ..progress import progress
 from ..tracking import stage_run
-
-
-@contextlib.contextmanager
-def progress(total: int, desc: str, unit: str = "it") -> Iterator:
-    """A tqdm bar on stderr, hidden under CI / SMEFTFM_QUIET / non-terminals (``smeftfm.cli.quiet``)."""
-    from tqdm.auto import tqdm
-
-    from ..cli import quiet
-
-    bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=quiet(), leave=False)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 # ---------------------------------------------------------------------------------------------------- universes

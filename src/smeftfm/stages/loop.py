@@ -23,7 +23,7 @@ from ..atomic import write_json, write_text
 from ..config import Params
 from ..data.parquet_io import write_parquet
 from ..errors import DataError, SmeftfmError
-from ..loop.basis import FeatureDictionary, KinematicMap
+from ..loop.basis import FeatureDictionary
 from ..loop.controller import (
     Loop,
     LoopResult,
@@ -36,6 +36,7 @@ from ..loop.controller import (
 )
 from ..loop.likelihood import LogLikelihoodRatio, probe_set
 from ..loop.tracing import LoopTracer
+from ..physics.kinematics import KinematicMap
 from ..physics.operators import resolve
 from ..physics.oracle import oracle_from_params, quadrature_from_params
 from ..tracking import stage_run
