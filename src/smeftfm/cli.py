@@ -293,6 +293,33 @@ def pdf_download(
     typer.echo(f"{name} unpacked in {where}; it is found there automatically")
 
 
+@app.command("docs-sync")
+@handles_errors
+def docs_sync(
+    check: Annotated[bool, typer.Option("--check", help="only report stale or unresolvable markers (exit 1)")] = False,
+    root: Annotated[Path, typer.Option(help="project folder (README.md, docs/, reports/metrics/)")] = Path("."),
+) -> None:
+    """Render the metric markers <!--m FILE KEY FMT-->value<!--/m--> in README.md and docs/*.md."""
+    from .reports.docs_sync import check_files, default_doc_files, sync_files
+
+    files, metrics_dir = default_doc_files(root), root / "reports" / "metrics"
+    if check:
+        problems = check_files(files, metrics_dir, root)
+        for p in problems:
+            typer.echo(str(p), err=True)
+        if problems:
+            typer.echo(f"{len(problems)} stale or unresolvable metric markers; run `smeftfm docs-sync`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"metric markers up to date in {len(files)} files")
+        return
+    changed, problems = sync_files(files, metrics_dir, root)
+    for p in problems:
+        typer.echo(str(p), err=True)
+    typer.echo(f"rendered markers in {len(changed)} of {len(files)} files")
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command()
 @handles_errors
 def ui(
