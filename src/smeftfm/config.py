@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -39,6 +40,9 @@ class BinSpec(Section):
             raise ValueError(f"bin range must have hi > lo, got lo={self.lo}, hi={self.hi}")
         return self
 
+    def bin_edges(self) -> np.ndarray:
+        return np.linspace(self.lo, self.hi, self.n + 1)
+
 
 class PhysicsParams(Section):
     """Process definition and SMEFT truncation."""
@@ -51,21 +55,57 @@ class PhysicsParams(Section):
     operators: Literal["screened", "all"] | list[str] = "screened"
 
 
-class ObservableParams(Section):
-    """Acceptance and histogram definitions (the seed's 92 inputs)."""
+class EdgesSpec(Section):
+    """Explicit bin edges (strictly increasing, in the observable's unit)."""
 
-    eta_max: float = Field(2.5, gt=0)
-    pt_min: float = Field(10.0, ge=0, description="GeV")
+    edges: list[float] = Field(min_length=2)
+
+    def bin_edges(self) -> np.ndarray:
+        return np.asarray(self.edges, dtype=np.float64)
+
+
+HistogramSpec = BinSpec | EdgesSpec
+_HISTOGRAM: TypeAdapter = TypeAdapter(HistogramSpec)
+
+
+class ObservableParams(Section):
+    """Phase space and histograms (default: the seed's 92 inputs, 60 m_ll + 32 p_T(mu-) bins).
+
+    ``eta_max: null`` and ``pt_min: 0`` give the full phase space (no muon cuts). Besides ``mll`` and ``pt``
+    (``null`` drops one), any observable of the registry (:mod:`smeftfm.physics.observables`) may be listed with
+    its binning, e.g. ``y_ll: {lo: -2.5, hi: 2.5, n: 10}`` or ``cos_cs: {edges: [-1, -0.5, 0, 0.5, 1]}``; the
+    histograms are concatenated in this order: mll, pt, then the others as listed.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    eta_max: float | None = Field(2.5, gt=0, description="|eta| cut on both muons; null: no cut")
+    pt_min: float = Field(10.0, ge=0, description="GeV, both muons")
     mll_window: tuple[float, float] = (50.0, 650.0)
-    mll: BinSpec = BinSpec(lo=50.0, hi=650.0, n=60)
-    pt: BinSpec = BinSpec(lo=10.0, hi=330.0, n=32)
+    mll: HistogramSpec | None = BinSpec(lo=50.0, hi=650.0, n=60)
+    pt: HistogramSpec | None = BinSpec(lo=10.0, hi=330.0, n=32)
 
     @model_validator(mode="after")
     def _window(self) -> ObservableParams:
         lo, hi = self.mll_window
         if not hi > lo > 0:
             raise ValueError(f"mll_window must satisfy 0 < lo < hi, got {self.mll_window}")
+        extra = self.__pydantic_extra__ or {}
+        for name, raw in list(extra.items()):
+            try:
+                extra[name] = _HISTOGRAM.validate_python(raw)
+            except ValidationError as err:
+                raise ValueError(f"observables.{name} must be a binning {{lo, hi, n}} or {{edges: [...]}} "
+                                 f"({err.errors()[0]['msg']})") from None
+        if not self.histograms():
+            raise ValueError("observables lists no histogram; give at least one binning (e.g. mll)")
         return self
+
+    def histograms(self) -> dict[str, BinSpec | EdgesSpec]:
+        """Observable name -> binning, in input order (mll, pt, then the others)."""
+        out = {k: v for k, v in (("mll", self.mll), ("pt", self.pt)) if v is not None}
+        out.update(self.__pydantic_extra__ or {})
+        return out
 
 
 class QuadratureParams(Section):

@@ -11,17 +11,14 @@ import numpy as np
 import pandas as pd
 
 from ..physics.morphing import Order
+from ..physics.observables import column_names
 from ..physics.oracle import Templates
 from .universes import align_coefficients, operator_columns
 
 
 def bin_columns(templates: Templates) -> list[str]:
-    """Column names ``mll_00``..``mll_59``, ``pt_00``..``pt_31`` (two digits at least) in template bin order."""
-    cols = []
-    for b in templates.binnings:
-        width = max(2, len(str(b.n - 1)))
-        cols += [f"{b.observable}_{i:0{width}d}" for i in range(b.n)]
-    return cols
+    """Column names ``<observable>_00``.. per binning (``mll_00``..``mll_59``, ``pt_00``..``pt_31`` by default)."""
+    return [c for b in templates.binnings for c in column_names(b.observable, b.n)]
 
 
 def universe_spectra(universes: pd.DataFrame, templates: Templates, order: Order) -> np.ndarray:

@@ -67,12 +67,20 @@ def _as_slices(blocks: Sequence[slice | Sequence[int]], n: int) -> list[np.ndarr
     return out
 
 
-def block_kernel(centers: np.ndarray, blocks: Sequence[slice | Sequence[int]], corr_length: float) -> np.ndarray:
-    """Block-diagonal RBF correlation matrix: one RBF block per observable, zero between observables."""
+def block_kernel(centers: np.ndarray, blocks: Sequence[slice | Sequence[int]],
+                 corr_length: float | Sequence[float]) -> np.ndarray:
+    """Block-diagonal RBF correlation matrix: one RBF block per observable, zero between observables.
+
+    ``corr_length`` is one length for every block or one per block (each in its observable's unit).
+    """
     n = np.asarray(centers).size
+    idxs = _as_slices(blocks, n)
+    lengths = [corr_length] * len(idxs) if np.ndim(corr_length) == 0 else list(corr_length)
+    if len(lengths) != len(idxs):
+        raise SmeftfmError(f"{len(lengths)} correlation lengths for {len(idxs)} blocks")
     k = np.zeros((n, n))
-    for idx in _as_slices(blocks, n):
-        k[np.ix_(idx, idx)] = rbf_kernel(np.asarray(centers)[idx], corr_length)
+    for idx, length in zip(idxs, lengths):
+        k[np.ix_(idx, idx)] = rbf_kernel(np.asarray(centers)[idx], float(length))
     return k
 
 
@@ -126,7 +134,7 @@ class UncertaintyModel:
     centers: np.ndarray
     blocks: tuple[slice, ...]
     l_eff: float
-    corr_length: float = 35.0
+    corr_length: float | tuple[float, ...] = 35.0
     lumi_fb: float | None = None
 
     def __post_init__(self) -> None:
@@ -139,7 +147,12 @@ class UncertaintyModel:
     @classmethod
     def from_templates(cls, templates, n_events: float, corr_length: float = 35.0,
                        lumi_fb: float | None = None) -> UncertaintyModel:
-        """Calibrate L_eff on the SM cross section in the acceptance (the m_ll block's integral, pb)."""
+        """Calibrate L_eff on the SM cross section in the acceptance (the m_ll block's integral, pb).
+
+        ``corr_length`` (GeV) applies to the GeV observables; a dimensionless one uses its registry length.
+        """
+        from ..physics.observables import get
+
         sm = templates.term("SM")
         mll = templates.slice("mll")
         sigma = float((sm[mll] * templates.widths[mll]).sum())
@@ -148,7 +161,10 @@ class UncertaintyModel:
             blocks.append(slice(start, start + b.n))
             start += b.n
         centers = np.concatenate([b.centers for b in templates.binnings])
-        return cls(templates.widths, centers, tuple(blocks), effective_luminosity(sigma, n_events), corr_length,
+        lengths = tuple(corr_length if get(b.observable).corr_length is None else get(b.observable).corr_length
+                        for b in templates.binnings)
+        length = lengths[0] if len(set(lengths)) == 1 else lengths
+        return cls(templates.widths, centers, tuple(blocks), effective_luminosity(sigma, n_events), length,
                    lumi_fb)
 
     @classmethod

@@ -11,7 +11,6 @@ Everything is read column-wise by Arrow straight into contiguous numpy arrays (n
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,15 +20,15 @@ import pyarrow.parquet as pq
 
 from ..data.parquet_io import read_meta, read_parquet
 from ..errors import DataError
+from ..physics.observables import bin_column_regex
 
-BIN_RE = re.compile(r"^(mll|pt)_\d{2}$")
 SPLITS = ("train", "val", "test")
 
 
 def bin_columns(names: list[str]) -> list[str]:
-    """The spectrum columns in file order (``mll_*`` then ``pt_*``)."""
-    cols = [c for c in names if BIN_RE.match(c)]
-    return [c for c in cols if c.startswith("mll_")] + [c for c in cols if c.startswith("pt_")]
+    """The spectrum columns (of every registered observable, ``mll_*``, ``pt_*``, ...) in file order."""
+    rx = bin_column_regex()
+    return [c for c in names if rx.match(c)]
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,8 @@ def load_split(corpus_dir: str | Path, split: str) -> Split:
     cols = bin_columns(names)
     missing = [c for c in ("label", "replica") if c not in names]
     if missing or not cols:
-        raise DataError(f"{d} lacks columns {missing or 'mll_*/pt_*'}; the corpus does not follow the contract")
+        raise DataError(f"{d} lacks columns {missing or 'spectrum bin columns (mll_*, pt_*, ...)'}; "
+                        "the corpus does not follow the contract")
     x = np.column_stack([table.column(c).to_numpy().astype(np.float32, copy=False) for c in cols])
     if not np.all(np.isfinite(x)):
         raise DataError(f"{d} contains non-finite spectra; re-run the corpus stage")
@@ -94,7 +94,7 @@ def load_theory(spectra_path: str | Path, universes_path: str | Path) -> Theory:
         if lack:
             raise DataError(f"{name} file lacks columns {lack}; re-run the universes/spectra stage")
     if not cols:
-        raise DataError(f"{spectra_path} has no mll_*/pt_* columns")
+        raise DataError(f"{spectra_path} has no spectrum bin columns (mll_*, pt_*, ...)")
     sm_rows = sp[sp["universe"] == "SM"]
     if len(sm_rows) != 1:
         raise DataError(f"{spectra_path} must hold exactly one 'SM' row, found {len(sm_rows)}")

@@ -31,6 +31,16 @@ class Acceptance:
         if not (self.eta_max > 0 and self.pt_min >= 0 and 0 < self.m_lo < self.m_hi):
             raise ValueError(f"bad acceptance {self}: need eta_max > 0, pt_min >= 0, 0 < m_lo < m_hi")
 
+    @classmethod
+    def no_cuts(cls, m_lo: float, m_hi: float) -> Acceptance:
+        """Full phase space in the mass window: no muon cuts (eta_max = inf, p_T,min = 0)."""
+        return cls(eta_max=math.inf, pt_min=0.0, m_lo=m_lo, m_hi=m_hi)
+
+    @property
+    def lepton_cuts(self) -> bool:
+        """False for the full phase space (no |eta| and no p_T cut on the muons)."""
+        return math.isfinite(self.eta_max) or self.pt_min > 0
+
     def cos_max(self, m: np.ndarray) -> np.ndarray:
         """Largest |cos theta*| allowed at mass m: from |eta| < eta_max and p_T > pt_min."""
         m = np.asarray(m, dtype=np.float64)

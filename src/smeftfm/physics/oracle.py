@@ -30,51 +30,17 @@ from .amplitudes import AmplitudeBasis
 from .constants import DEFAULT_EW, GEV2_TO_PB, EWInputs
 from .kinematics import Acceptance, cos_lab
 from .morphing import Order, monomials, term_names
+from .observables import Binning
+from .observables import get as get_observable
 from .operators import VECTOR_OPERATORS, resolve
 from .pdfs import PDF, QUARKS, load_pdf
+from .quadrature import breaks as _breaks
+from .quadrature import composite as _composite
+from .quadrature import composite_endpoint as _composite_endpoint
+from .quadrature import gauss_legendre as _gl
 
 UP_TYPE = ("u", "c")
 DOWN_TYPE = ("d", "s", "b")
-OBSERVABLES = ("mll", "pt")
-
-
-@dataclass(frozen=True)
-class Binning:
-    """Histogram edges in GeV for one observable (``mll`` or ``pt``)."""
-
-    observable: str
-    edges: np.ndarray
-
-    def __post_init__(self) -> None:
-        e = np.asarray(self.edges, dtype=np.float64)
-        if self.observable not in OBSERVABLES:
-            raise SmeftfmError(f"unknown observable '{self.observable}'; use one of {OBSERVABLES}")
-        if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or not np.all(np.diff(e) > 0):
-            raise SmeftfmError(
-                f"bad bin specification for {self.observable}: edges must be a finite, strictly increasing "
-                f"list of at least two numbers (GeV), got {list(np.round(e, 6))[:8]}"
-            )
-        if e[0] <= 0:
-            raise SmeftfmError(f"bad bin specification for {self.observable}: edges must be positive GeV")
-        object.__setattr__(self, "edges", e)
-
-    @classmethod
-    def uniform(cls, observable: str, lo: float, hi: float, n: int) -> Binning:
-        if not (n > 0 and hi > lo):
-            raise SmeftfmError(f"bad bin specification for {observable}: need n > 0 and hi > lo")
-        return cls(observable, np.linspace(lo, hi, n + 1))
-
-    @property
-    def n(self) -> int:
-        return self.edges.size - 1
-
-    @property
-    def widths(self) -> np.ndarray:
-        return np.diff(self.edges)
-
-    @property
-    def centers(self) -> np.ndarray:
-        return 0.5 * (self.edges[1:] + self.edges[:-1])
 
 
 DEFAULT_BINNINGS = (Binning.uniform("mll", 50.0, 650.0, 60), Binning.uniform("pt", 10.0, 330.0, 32))
@@ -177,7 +143,7 @@ class Templates:
         terms = term_names(operators, order)
         binnings = []
         blocks = []
-        for obs in [o for o in OBSERVABLES if o in set(df["observable"])]:
+        for obs in pd.unique(df["observable"]):  # the order in which the binnings were written
             sub = df[df["observable"] == obs]
             first = sub[sub["term"] == "SM"].sort_values("bin")
             edges = np.append(first["bin_lo"].to_numpy(), first["bin_hi"].to_numpy()[-1])
@@ -188,42 +154,6 @@ class Templates:
                 raise SmeftfmError(f"template table lacks terms {sorted(missing)[:5]} for {obs}")
             blocks.append(piv.loc[terms].to_numpy())
         return cls(tuple(binnings), tuple(operators), order, np.concatenate(blocks, axis=1), dict(meta or {}))
-
-
-def _gl(n: int) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    return x, w
-
-
-def _composite(breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """GL nodes and weights on consecutive intervals given by sorted ``breaks``."""
-    x, w = _gl(n)
-    a, b = breaks[:-1, None], breaks[1:, None]
-    half = 0.5 * (b - a)
-    return (a + half * (x + 1.0)).ravel(), (half * w).ravel()
-
-
-def _composite_endpoint(breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """GL on each interval after x = a + (b - a)(1 - cos(pi s))/2, which smooths sqrt endpoint behaviour.
-
-    Used for p_T, where the allowed mass range opens or closes like sqrt(p_T - p_0) at p_T = m_lo/2 and
-    m_hi/2; the Jacobian (b - a) pi sin(pi s)/2 vanishes at both ends and restores fast convergence.
-    """
-    x, w = _gl(n)
-    sn = 0.5 * (x + 1.0)
-    a, b = breaks[:-1, None], breaks[1:, None]
-    nodes = a + (b - a) * 0.5 * (1.0 - np.cos(np.pi * sn))
-    weights = (b - a) * 0.25 * np.pi * np.sin(np.pi * sn) * w
-    return nodes.ravel(), weights.ravel()
-
-
-def _breaks(lo: float, hi: float, max_width: float, special: list[float]) -> np.ndarray:
-    n = max(1, math.ceil((hi - lo) / max_width - 1e-9))
-    pts = set(np.linspace(lo, hi, n + 1).tolist())
-    pts.update(p for p in special if lo < p < hi)
-    out = np.array(sorted(pts))
-    keep = np.concatenate([[True], np.diff(out) > 1e-9 * max(1.0, hi)])
-    return out[keep]
 
 
 class Oracle:
@@ -365,7 +295,7 @@ class Oracle:
         return (w * sq).sum(-1) * self.prefactor(m)
 
     # ------------------------------------------------------------------ quadrature kernels
-    def _angular_nodes(self, m: np.ndarray, spec: QuadratureSpec, cuts: bool):
+    def _angular_nodes(self, m: np.ndarray, spec: QuadratureSpec, cuts: bool, half_y: bool = False):
         """(|cos|, y, weight) nodes [N, Nc, Ny] covering the allowed region at cos >= 0 for each mass.
 
         The region is symmetric under cos -> -cos, so :meth:`_node_weights` adds the mirror node itself.
@@ -394,6 +324,8 @@ class Oracle:
         else:
             ymax = np.broadcast_to(ymax_kin[:, None], cos.shape)
         yg, wyg = _gl(spec.rapidity_nodes)
+        if half_y:  # nodes on [0, ymax] only (the caller adds -y): integrands that jump at y = 0
+            yg, wyg = 0.5 * (yg + 1.0), 0.5 * wyg
         y = ymax[..., None] * yg
         w = (wc * ymax)[..., None] * wyg
         return cos, y, w
@@ -489,15 +421,16 @@ class Oracle:
                                    spec=QuadratureSpec()) -> np.ndarray:
         """A_FB(m) in the Collins-Soper frame, (sigma(cos_CS > 0) - sigma(cos_CS < 0)) / sigma, at masses ``m``.
 
-        Evaluated with the event-level rate (mode a) on a Gauss-Legendre grid in (cos theta_CS, y).
+        Evaluated with the event-level rate (mode a) on a Gauss-Legendre grid in (cos theta*, y), with y >= 0 and
+        y <= 0 integrated separately (the forward/backward assignment flips at y = 0).
         """
         m = np.atleast_1d(np.asarray(m, dtype=np.float64))
-        cos, y, w = self._angular_nodes(m, spec, cuts)  # cos >= 0 nodes
+        cos, y, w = self._angular_nodes(m, spec, cuts, half_y=True)  # cos >= 0, y >= 0 nodes
         out = []
         for i, mi in enumerate(m):
-            yy = y[i].ravel()
-            cc = np.broadcast_to(cos[i][:, None], y[i].shape).ravel()
-            ww = w[i].ravel()
+            yy = np.concatenate([y[i].ravel(), -y[i].ravel()])
+            cc = np.tile(np.broadcast_to(cos[i][:, None], y[i].shape).ravel(), 2)
+            ww = np.tile(w[i].ravel(), 2)
             # CS angle: the lab-frame node (cos, y) has cos_CS = sign(y) cos
             cs = np.where(yy >= 0, 1.0, -1.0) * cc
             mm = np.full_like(yy, mi)
@@ -518,7 +451,7 @@ class Oracle:
         """dsigma/dX per bin (pb/GeV) for every morphing term, in the acceptance and mass window."""
         blocks = []
         for b in binnings:
-            per_bin = self._mll_bins(b, order, spec) if b.observable == "mll" else self._pt_bins(b, order, spec)
+            per_bin = get_observable(b.observable).integrator(self, b, order, spec)
             blocks.append(per_bin / b.widths)
         meta = {
             "pdf": f"{self.pdf.name}/{self.pdf.member}",
@@ -557,21 +490,18 @@ class Oracle:
 
 
 def oracle_from_params(params, operators: tuple[str, ...] | list[str] | None = None) -> Oracle:
-    """An :class:`Oracle` configured from :class:`smeftfm.config.Params` (physics + observables sections)."""
-    from .constants import EWInputs
+    """An :class:`Oracle` on the phase space of :class:`smeftfm.config.Params` (physics + observables sections)."""
+    from .phasespace import PhaseSpace
 
-    ph, ob = params.physics, params.observables
-    ew = EWInputs(lambda_np=ph.lambda_np, sqrt_s=ph.sqrt_s)
-    acc = Acceptance(eta_max=ob.eta_max, pt_min=ob.pt_min, m_lo=ob.mll_window[0], m_hi=ob.mll_window[1])
-    return Oracle(operators=operators or VECTOR_OPERATORS, pdf=ph.pdf, pdf_member=ph.pdf_member, ew=ew, acceptance=acc)
+    ph = params.physics
+    return PhaseSpace.from_params(params).oracle(operators, ph.pdf, ph.pdf_member, ph.lambda_np)
 
 
 def binnings_from_params(params) -> tuple[Binning, ...]:
-    ob = params.observables
-    return (
-        Binning.uniform("mll", ob.mll.lo, ob.mll.hi, ob.mll.n),
-        Binning.uniform("pt", ob.pt.lo, ob.pt.hi, ob.pt.n),
-    )
+    """The histograms listed in ``params.observables`` (default: the paper's 60 m_ll + 32 p_T bins)."""
+    from .phasespace import binnings_from_observable_params
+
+    return binnings_from_observable_params(params.observables)
 
 
 def quadrature_from_params(params) -> QuadratureSpec:

@@ -12,12 +12,32 @@ import numpy as np
 from matplotlib import colormaps
 
 from ..errors import SmeftfmError
+from ..physics.observables import REGISTRY
 from ..physics.operators import get_operator
 from .common import SM_COLOR, Figure, Table, fmt, new_figure, require_shape, step
 
-#: Axis labels per observable (units in brackets).
-XLABEL = {"mll": r"$m_{\ell\ell}$ [GeV]", "pt": r"$p_T(\mu^-)$ [GeV]"}
-YLABEL = {"mll": r"$d\sigma/dm_{\ell\ell}$ [pb/GeV]", "pt": r"$d\sigma/dp_T$ [pb/GeV]"}
+
+class _RegistryLabels(Mapping):
+    """Read-only view ``observable name -> axis label`` of the observable registry (looked up at use)."""
+
+    def __init__(self, attribute: str):
+        self.attribute = attribute
+
+    def __getitem__(self, name: str) -> str:
+        if name not in REGISTRY:
+            raise KeyError(name)
+        return getattr(REGISTRY[name], self.attribute)
+
+    def __iter__(self):
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+
+#: Axis labels per observable (units in brackets), from :mod:`smeftfm.physics.observables`.
+XLABEL: Mapping[str, str] = _RegistryLabels("label")
+YLABEL: Mapping[str, str] = _RegistryLabels("density_label")
 
 
 def _split(y: np.ndarray, edges: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ from ..atomic import atomic_dir, write_json, write_text
 from ..config import Params
 from ..data.parquet_io import file_hash, read_parquet, write_parquet
 from ..errors import DataError, SmeftfmError
+from ..physics.observables import column_names
 from ..tracking import log_torch_model, stage_run
 
 _log = logging.getLogger(__name__)
@@ -49,9 +50,11 @@ def _probe_targets(x: np.ndarray, labels: np.ndarray, columns: tuple[str, ...], 
 def _zpeak_column(meta: dict, columns: tuple[str, ...], params: Params) -> str:
     """The m_ll column whose bin holds m_Z."""
     b = params.observables.mll
-    edges = np.linspace(b.lo, b.hi, b.n + 1)
+    if b is None:
+        raise DataError("the encoder probes need an m_ll histogram; list observables.mll in params.yaml")
+    edges = b.bin_edges()
     i = int(np.searchsorted(edges, M_Z) - 1)
-    name = f"mll_{i:02d}"
+    name = column_names("mll", len(edges) - 1)[i]
     if name not in columns:
         raise DataError(f"the corpus has no column {name} for the Z-peak bin")
     return name
@@ -254,8 +257,11 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
         mll_edges = _edges(templates, "mll")
         pt_edges = _edges(templates, "pt")
         density = _sm_density(params) if hp.zshift_density == "oracle" else None
-        inj = injected_spectra(y_sm, mll_edges, pt_edges, _injection(hp), density,
-                               sigma=np.sqrt(np.clip(np.diag(cov_sm), 0.0, None)))
+        # the signals deform the m_ll and p_T histograms; any further observable keeps its SM values
+        mp = np.r_[templates.slice("mll"), templates.slice("pt")]
+        inj = {k: _put(y_sm, mp, v) for k, v in injected_spectra(
+            y_sm[mp], mll_edges, pt_edges, _injection(hp), density,
+            sigma=np.sqrt(np.clip(np.diag(cov_sm), 0.0, None))[mp]).items()}
         ref = rng.choice(len(z_te), size=min(hp.n_anomaly_replicas, len(z_te)), replace=False)
         o_ref = dpn_outputs(head, z_te[ref])
         base = unc.sample(y_sm, hp.n_anomaly_replicas, rng)
@@ -352,6 +358,13 @@ def _check_provenance(recorded: str | None, path: Path, what: str) -> None:
     if recorded and file_hash(path) != recorded:
         raise DataError(f"{what} was built from a different {path} (hash {recorded} vs {file_hash(path)}); "
                         "re-run the upstream stages (`dvc repro`)")
+
+
+def _put(y: np.ndarray, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A copy of ``y`` with ``y[idx] = values``."""
+    out = np.array(y, dtype=np.float64, copy=True)
+    out[idx] = values
+    return out
 
 
 def _edges(templates, observable: str) -> np.ndarray:
