@@ -22,6 +22,7 @@ from ..atomic import write_json, write_text
 from ..config import Params
 from ..data.parquet_io import read_parquet
 from ..errors import DataError
+from ..physics.observables import bin_column_regex
 from ..tracking import pipeline_id, stage_run
 
 _log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def load(inputs: ReportInputs) -> Loaded:
     t = read_templates(inputs.templates)
     edges = {b.observable: np.asarray(b.edges, float) for b in t.binnings}
     spectra = read_parquet(inputs.spectra)
-    bins = _cols(spectra, r"(mll|pt)_\d+")
+    bins = [c for c in spectra.columns if bin_column_regex().match(c)]
     if len(bins) != t.n_bins:
         raise DataError(f"{inputs.spectra} has {len(bins)} bin columns but the templates have {t.n_bins}; "
                         "re-run `dvc repro spectra`")
@@ -202,7 +203,7 @@ def latent_section(d: Loaded, params: Params):
         f"dσ/dm_ll, Z-peak bin ({rp.mll_peak_gev:g} GeV)": ("mll", rp.mll_peak_gev),
         f"dσ/dm_ll, high-mass bin ({rp.mll_high_gev:g} GeV)": ("mll", rp.mll_high_gev),
     }
-    offset = {"mll": 0, "pt": len(d.edges["mll"]) - 1}
+    offset = dict(zip(d.edges, np.cumsum([0] + [len(e) - 1 for e in d.edges.values()])))
     colours = {k: d.y[lab, offset[o] + _bin_of(d.edges[o], x, f"{o} bin at {x}")] for k, (o, x) in col.items()}
     z_u = d.uni[zc].to_numpy(float)
     y_u = d.y[d.uni["label"].to_numpy(int)]
