@@ -36,6 +36,12 @@ class Acceptance:
         """Full phase space in the mass window: no muon cuts (eta_max = inf, p_T,min = 0)."""
         return cls(eta_max=math.inf, pt_min=0.0, m_lo=m_lo, m_hi=m_hi)
 
+    @classmethod
+    def from_params(cls, ob) -> Acceptance:
+        """From an ``observables`` params section (``eta_max: null`` = no |eta| cut)."""
+        eta = math.inf if ob.eta_max is None else ob.eta_max
+        return cls(eta_max=eta, pt_min=ob.pt_min, m_lo=ob.mll_window[0], m_hi=ob.mll_window[1])
+
     @property
     def lepton_cuts(self) -> bool:
         """False for the full phase space (no |eta| and no p_T cut on the muons)."""

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SmeftfmError
+from ..errors import ConfigError, SmeftfmError
 from .integrators import cos_cs_bins, rapidity_bins
 
-__all__ = ["Binning", "Observable", "REGISTRY", "bin_column_regex", "column_names", "get", "register"]
+__all__ = ["Binning", "Observable", "REGISTRY", "bin_column_regex", "binnings_from_observable_params", "column_names",
+           "get", "register"]
 
 PerEvent = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Integrator = Callable[..., np.ndarray]  # (oracle, binning, order, spec) -> [n_terms, n_bins], pb per bin
@@ -135,6 +136,17 @@ class Binning:
     @property
     def centers(self) -> np.ndarray:
         return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+
+def binnings_from_observable_params(ob) -> tuple[Binning, ...]:
+    """The histograms of an ``observables`` params section: ``mll``, ``pt``, then any further registered name."""
+    out = []
+    for name, spec in ob.histograms().items():
+        if name not in REGISTRY:
+            raise ConfigError(f"observables.{name}: unknown observable; registered: {sorted(REGISTRY)} "
+                              "(a typo? see docs/extending.md to add one)")
+        out.append(Binning(name, spec.bin_edges()))
+    return tuple(out)
 
 
 def _pt(m: np.ndarray, y: np.ndarray, c: np.ndarray) -> np.ndarray:

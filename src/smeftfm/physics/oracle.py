@@ -30,7 +30,7 @@ from .amplitudes import AmplitudeBasis
 from .constants import DEFAULT_EW, GEV2_TO_PB, EWInputs
 from .kinematics import Acceptance, cos_lab
 from .morphing import Order, monomials, term_names
-from .observables import Binning
+from .observables import Binning, binnings_from_observable_params
 from .observables import get as get_observable
 from .operators import VECTOR_OPERATORS, resolve
 from .pdfs import PDF, QUARKS, load_pdf
@@ -490,17 +490,18 @@ class Oracle:
 
 
 def oracle_from_params(params, operators: tuple[str, ...] | list[str] | None = None) -> Oracle:
-    """An :class:`Oracle` on the phase space of :class:`smeftfm.config.Params` (physics + observables sections)."""
-    from .phasespace import PhaseSpace
+    """An :class:`Oracle` on the phase space of :class:`smeftfm.config.Params` (physics + observables sections).
 
+    Same as ``PhaseSpace.from_params(params).oracle(...)`` (:mod:`.phasespace`).
+    """
     ph = params.physics
-    return PhaseSpace.from_params(params).oracle(operators, ph.pdf, ph.pdf_member, ph.lambda_np)
+    return Oracle(operators=operators or VECTOR_OPERATORS, pdf=ph.pdf, pdf_member=ph.pdf_member,
+                  ew=EWInputs(lambda_np=ph.lambda_np, sqrt_s=ph.sqrt_s),
+                  acceptance=Acceptance.from_params(params.observables))
 
 
 def binnings_from_params(params) -> tuple[Binning, ...]:
     """The histograms listed in ``params.observables`` (default: the paper's 60 m_ll + 32 p_T bins)."""
-    from .phasespace import binnings_from_observable_params
-
     return binnings_from_observable_params(params.observables)
 
 

@@ -10,18 +10,19 @@ gives the full-phase-space dsigma/dm_ll at 13 TeV. Units: GeV; observables as in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, SmeftfmError
+from ..errors import SmeftfmError
 from .constants import EWInputs
 from .kinematics import Acceptance
-from .observables import REGISTRY, Binning
+from .observables import Binning, binnings_from_observable_params
+from .operators import VECTOR_OPERATORS
+from .oracle import Oracle
 
-__all__ = ["PhaseSpace", "binnings_from_observable_params"]
+__all__ = ["PhaseSpace"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,7 @@ class PhaseSpace:
     def from_params(cls, params) -> PhaseSpace:
         """From :class:`smeftfm.config.Params` (``physics.sqrt_s`` and the ``observables`` section)."""
         ob = params.observables
-        eta = math.inf if ob.eta_max is None else ob.eta_max
-        acc = Acceptance(eta_max=eta, pt_min=ob.pt_min, m_lo=ob.mll_window[0], m_hi=ob.mll_window[1])
-        return cls(params.physics.sqrt_s, acc, binnings_from_observable_params(ob))
+        return cls(params.physics.sqrt_s, Acceptance.from_params(ob), binnings_from_observable_params(ob))
 
     @property
     def lepton_cuts(self) -> bool:
@@ -71,20 +70,5 @@ class PhaseSpace:
 
     def oracle(self, operators=None, pdf: str = "CT18LO", pdf_member: int = 0, lambda_np: float = 1000.0):
         """An :class:`~smeftfm.physics.oracle.Oracle` on this phase space (default: the 17 vector operators)."""
-        from .operators import VECTOR_OPERATORS
-        from .oracle import Oracle
-
         return Oracle(operators=operators or VECTOR_OPERATORS, pdf=pdf, pdf_member=pdf_member,
                       ew=self.ew(lambda_np), acceptance=self.acceptance)
-
-
-def binnings_from_observable_params(ob) -> tuple[Binning, ...]:
-    """The histograms of an ``observables`` params section: ``mll``, ``pt``, then any further registered name."""
-    out = []
-    for name, spec in ob.histograms().items():
-        if name not in REGISTRY:
-            raise ConfigError(f"observables.{name}: unknown observable; registered: {sorted(REGISTRY)} "
-                              "(a typo? see docs/extending.md to add one)")
-        edges = spec.bin_edges()
-        out.append(Binning(name, edges))
-    return tuple(out)
