@@ -46,9 +46,8 @@ def main() -> None:
     print(f"transform={t.kind} epochs={a.epochs} pairs/epoch={a.pairs} batch={tp.batch_size} l2={tp.l2} "
           f"margin={tp.margin}")
     for lr in a.lrs:
-        cfg = TrainConfig(lr=lr, l2=tp.l2, margin=tp.margin, batch_size=tp.batch_size, pairs_per_epoch=a.pairs,
-                          val_pairs=tp.val_pairs, positive_fraction=tp.positive_fraction, max_epochs=a.epochs,
-                          patience=a.epochs, seed=tp.seed)
+        cfg = TrainConfig.from_params(tp, lr=lr, pairs_per_epoch=a.pairs, max_epochs=a.epochs,
+                                      patience=a.epochs)
         t0 = time.perf_counter()
         res = train_encoder(f["train"], sp["train"].label, f["val"], sp["val"].label, enc_cfg, cfg)
         z_tr, z_te = embed(res.encoder, f["train"]), embed(res.encoder, f["test"])

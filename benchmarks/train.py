@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from smeftfm.config import TrainParams
 from smeftfm.models.encoder import Encoder, EncoderConfig
 from smeftfm.models.losses import contrastive_loss
 from smeftfm.models.training import ContrastiveTrainer, TrainConfig
@@ -37,7 +38,7 @@ def measure(device: str, rows: int, pairs: int, batch: int, repeats: int) -> tup
     x = rng.standard_normal((rows, 92)).astype(np.float32)
     labels = np.repeat(np.arange(100), rows // 100)
     x = x[: len(labels)]
-    cfg = TrainConfig(pairs_per_epoch=pairs, batch_size=batch, seed=0, amp=True)
+    cfg = TrainConfig.from_params(TrainParams(), pairs_per_epoch=pairs, batch_size=batch, seed=0, amp=True)
     trainer = ContrastiveTrainer(x, labels, EncoderConfig(), cfg, device)
     trainer.run_epoch()  # warm-up
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)

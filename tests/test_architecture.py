@@ -71,3 +71,32 @@ def test_dvc_stage_deps_cover_the_code_and_params_it_runs(modules, stage):
     assert not missing and not unread, (
         f"dvc.yaml stage '{stage}' runs code or reads params it does not depend on; add to its deps: {missing}; "
         f"to its params: {unread}")
+
+
+#: Modules still without ``__all__`` (owned by work in progress on other branches); the list may only shrink.
+WITHOUT_ALL = {"models/anomaly.py", "models/retrieval.py", "models/dirichlet.py", "models/baselines.py",
+               "stages/models.py", "data/uncertainties.py", "data/replicas.py", "loop/acquisition.py",
+               "loop/basis.py", "loop/controller.py", "loop/likelihood.py", "loop/residual.py", "loop/tracing.py",
+               "models/informer.py", "models/ridge.py", "stages/loop.py"}
+
+
+def test_public_modules_declare_all_and_it_names_real_objects(modules):
+    import ast
+
+    lacking = set()
+    for m in modules.values():
+        if m.path.name == "__init__.py":
+            continue
+        rel = m.path.relative_to(SRC / "smeftfm").as_posix()
+        decl = [n for n in m.tree.body if isinstance(n, ast.Assign)
+                and any(getattr(t, "id", None) == "__all__" for t in n.targets)]
+        if not decl:
+            lacking.add(rel)
+            continue
+        names = ast.literal_eval(decl[0].value)
+        defined = {getattr(n, "name", None) for n in m.tree.body} | {
+            t.id for n in m.tree.body if isinstance(n, ast.Assign | ast.AnnAssign)
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)} | {
+            a.asname or a.name for n in m.tree.body if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+        assert set(names) <= defined, (rel, sorted(set(names) - defined))
+    assert lacking <= WITHOUT_ALL, f"modules without __all__: {sorted(lacking - WITHOUT_ALL)}"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+__all__ = ["atomic_dir", "atomic_path", "is_timing_key", "json_safe", "write_json", "write_metrics", "write_text"]
 
 _TMP_PREFIX = ".tmp-"
 
@@ -77,3 +80,30 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON atomically."""
     write_text(target, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def json_safe(obj: Any) -> Any:
+    """A JSON-ready copy: numpy scalars -> Python numbers, tuples -> lists, NaN/inf -> None (metrics stay finite)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # numpy scalar or 0-d array
+        return json_safe(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def is_timing_key(key: str) -> bool:
+    """Wall-clock figures (``seconds``, ``*_seconds``, ``*_per_second``): logged to MLflow, kept out of DVC metrics."""
+    return key == "seconds" or key.endswith("_seconds") or key.endswith("per_second")
+
+
+def write_metrics(target: str | os.PathLike[str] | None, metrics: dict) -> None:
+    """The stage-metrics convention: JSON-safe values, timing keys dropped (they change run to run), atomic write.
+
+    ``target`` None writes nothing (the metrics still go to MLflow through the stage's run).
+    """
+    if target is not None:
+        write_json(target, json_safe({k: v for k, v in metrics.items() if not is_timing_key(k)}))

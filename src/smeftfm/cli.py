@@ -16,6 +16,11 @@ import typer
 from .config import Params, load_params
 from .errors import SmeftfmError
 
+__all__ = ["DEFAULT_PARAMS", "DEFAULT_SPECTRA", "DEFAULT_TEMPLATES", "DEFAULT_UNIVERSES", "MetricsOpt", "ParamsOpt",
+           "SpectraOpt", "TemplatesOpt", "UniversesOpt", "app", "corpus", "docs_sync", "events", "handles_errors",
+           "heads", "informer", "loop", "main", "pdf_download", "report", "screen", "spectra", "templates", "train",
+           "ui", "universes"]
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -91,13 +96,6 @@ def templates(
 MetricsOpt = Annotated[Path | None, typer.Option("--metrics", help="also write the stage's metrics (JSON)")]
 
 
-def _write_metrics(path: Path | None, metrics: dict) -> None:
-    if path is not None:
-        from .atomic import write_json
-
-        write_json(path, {k: v for k, v in metrics.items() if k != "seconds" and not k.endswith("per_second")})
-
-
 @app.command()
 @handles_errors
 def universes(
@@ -111,8 +109,7 @@ def universes(
     """Sample the SMEFT universes (eqs. 3.2-3.3): log-uniform |C|, random sign, sparsity; plus the SM row."""
     from .stages.data import run_universes
 
-    m = run_universes(_params(params), out, screen_json)
-    _write_metrics(metrics, m)
+    m = run_universes(_params(params), out, screen_json, metrics)
     typer.echo(f"{m['n_universes']} universes x {m['n_operators']} operators -> {out}")
 
 
@@ -128,8 +125,7 @@ def spectra(
     """Theory spectra y(C) of every universe from the templates; flags negative bins, never clips."""
     from .stages.data import run_spectra
 
-    m = run_spectra(_params(params), out, universes_path, templates_path)
-    _write_metrics(metrics, m)
+    m = run_spectra(_params(params), out, universes_path, templates_path, metrics)
     typer.echo(f"{m['n_universes']} universes ({m['n_has_negative']} with negative bins) -> {out}")
 
 
@@ -145,8 +141,7 @@ def corpus(
     """Monte Carlo replicas ~ N(y, Sigma) with the calibrated correlated uncertainties (eqs. 3.4-3.18)."""
     from .stages.data import run_corpus
 
-    m = run_corpus(_params(params), out, spectra_path, templates_path)
-    _write_metrics(metrics, m)
+    m = run_corpus(_params(params), out, spectra_path, templates_path, metrics)
     rate = m["rows_per_second"]
     typer.echo(f"{m['rows']:.0f} replicas in {m['seconds']:.1f} s ({rate:.0f} rows/s) -> {out}")
 
@@ -162,8 +157,7 @@ def events(
     """Unweighted (m_ll, y_ll, cos theta_CS) events from the exact rate at the SM and the universes."""
     from .stages.data import run_events
 
-    m = run_events(_params(params), out, universes_path)
-    _write_metrics(metrics, m)
+    m = run_events(_params(params), out, universes_path, metrics)
     typer.echo(f"{m['events']} events at {m['n_points']} working points ({m['n_skipped']} skipped) -> {out}")
 
 

@@ -18,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from .errors import ConfigError
 
+__all__ = ["BinSpec", "CorpusParams", "DEFAULT_PARAMS", "EdgesSpec", "EventsParams", "HeadsParams", "HistogramSpec",
+           "InformerParams", "LoopDictionaryParams", "LoopParams", "ObservableParams", "Params", "PhysicsParams",
+           "QuadratureParams", "ReportParams", "ScreenParams", "Section", "TrainParams", "UniversesParams",
+           "load_params", "parse_params"]
+
 DEFAULT_PARAMS = Path("params.yaml")
 
 
@@ -310,10 +315,6 @@ class ReportParams(Section):
     seed: int = Field(0, ge=0, description="seed of the k-means grouping and the replica subsample")
 
 
-class TrackingParams(Section):
-    experiment: str = "smeftfm"
-
-
 class Params(Section):
     """All of ``params.yaml``."""
 
@@ -329,7 +330,6 @@ class Params(Section):
     informer: InformerParams = InformerParams()
     loop: LoopParams = LoopParams()
     report: ReportParams = ReportParams()
-    tracking: TrackingParams = TrackingParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

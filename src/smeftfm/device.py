@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+__all__ = ["pick_device"]
+
 
 def pick_device():
     """The torch device to use: ``$SMEFTFM_DEVICE`` if set, else ``cuda`` when available, else ``cpu``."""

@@ -5,6 +5,8 @@ Each error names the problem and the fix in one message; the CLI prints it witho
 
 from __future__ import annotations
 
+__all__ = ["ConfigError", "DataError", "PDFNotFoundError", "SmeftfmError", "UnknownOperatorError"]
+
 
 class SmeftfmError(Exception):
     """A problem the user can fix (bad parameter, missing PDF set, corrupt file, ...)."""

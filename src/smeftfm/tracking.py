@@ -16,10 +16,12 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+__all__ = ["EXPERIMENT", "StageRun", "artifact_root", "enabled", "git_commit", "git_dirty", "log_torch_model",
+           "pipeline_id", "project_root", "setup_mlflow", "stage_run", "tracking_uri"]
 
 EXPERIMENT = "smeftfm"
 _log = logging.getLogger(__name__)
@@ -170,9 +172,6 @@ def stage_run(stage: str, params: Mapping[str, Any] | None = None) -> Iterator[S
         yield handle
 
 
-def temp_artifact_dir() -> tempfile.TemporaryDirectory:
-    """A scratch directory for files that are logged as artifacts and then discarded."""
-    return tempfile.TemporaryDirectory(prefix="smeftfm-artifacts-")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import numpy as np
 import torch
 
+from smeftfm.config import TrainParams
 from smeftfm.models.datasets import load_split, load_theory
 from smeftfm.models.encoder import Encoder, EncoderConfig, embed
 from smeftfm.models.training import TrainConfig, train_encoder
@@ -29,8 +30,8 @@ def test_tiny_training_decreases_validation_loss_and_is_deterministic(synthetic_
     root, _ = synthetic_data
     xtr, ytr, xva, yva = _features(root)
     enc_cfg = EncoderConfig(n_inputs=92, depth=2, width=32, latent_dim=2, dropout=0.1)
-    cfg = TrainConfig(lr=3e-3, l2=1e-3, margin=1.0, batch_size=128, pairs_per_epoch=2048, val_pairs=1000,
-                      max_epochs=6, patience=6, seed=3)
+    cfg = TrainConfig.from_params(TrainParams(), lr=3e-3, l2=1e-3, margin=1.0, batch_size=128, pairs_per_epoch=2048,
+                                  val_pairs=1000, max_epochs=6, patience=6, seed=3)
     res = train_encoder(xtr, ytr, xva, yva, enc_cfg, cfg)
     val = [h["val_loss"] for h in res.history]
     assert res.best_val_loss < 0.6 * val[0]
@@ -45,7 +46,8 @@ def test_early_stopping_restores_best_epoch(synthetic_data):
     torch.set_num_threads(1)
     root, _ = synthetic_data
     xtr, ytr, xva, yva = _features(root)
-    cfg = TrainConfig(lr=1e-9, l2=0.0, batch_size=128, pairs_per_epoch=512, val_pairs=500, max_epochs=20,
-                      patience=2, min_delta=1.0, seed=0)  # no epoch can improve by 1.0: stop after 2
+    cfg = TrainConfig.from_params(TrainParams(), lr=1e-9, l2=0.0, batch_size=128, pairs_per_epoch=512,
+                                  val_pairs=500, max_epochs=20, patience=2, min_delta=1.0, seed=0)
+    # no epoch can improve by 1.0: stop after 2
     res = train_encoder(xtr, ytr, xva, yva, EncoderConfig(depth=1, width=8), cfg)
     assert res.stopped_early and len(res.history) == 3 and res.best_epoch == 0

@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_path
 from ..errors import DataError
 
+__all__ = ["META_KEY", "file_hash", "read_meta", "read_parquet", "table_with_meta", "write_parquet"]
+
 META_KEY = b"smeftfm"
 
 

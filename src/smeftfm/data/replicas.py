@@ -71,6 +71,7 @@ class ShardWriter:
         while start < table.num_rows:
             if self._writer is None:
                 self._open()
+            assert self._writer is not None
             take = min(self.shard_rows - self._in_shard, table.num_rows - start)
             self._writer.write_table(table.slice(start, take), row_group_size=take)
             start += take

@@ -15,6 +15,8 @@ from ..physics.observables import column_names
 from ..physics.oracle import Templates
 from .universes import align_coefficients, operator_columns
 
+__all__ = ["bin_columns", "spectra_frame", "spectra_meta", "universe_spectra"]
+
 
 def bin_columns(templates: Templates) -> list[str]:
     """Column names ``<observable>_00``.. per binning (``mll_00``..``mll_59``, ``pt_00``..``pt_31`` by default)."""

@@ -9,6 +9,8 @@ from ..errors import DataError
 from ..physics.oracle import Templates
 from .parquet_io import file_hash, read_meta, read_parquet, write_parquet
 
+__all__ = ["read_templates", "write_templates"]
+
 
 def write_templates(t: Templates, path: str | os.PathLike[str]) -> Path:
     meta = dict(t.meta)

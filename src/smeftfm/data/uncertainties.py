@@ -75,12 +75,13 @@ def block_kernel(centers: np.ndarray, blocks: Sequence[slice | Sequence[int]],
     """
     n = np.asarray(centers).size
     idxs = _as_slices(blocks, n)
-    lengths = [corr_length] * len(idxs) if np.ndim(corr_length) == 0 else list(corr_length)
+    lengths = ([float(corr_length)] * len(idxs) if isinstance(corr_length, int | float)  # type: ignore[arg-type]
+               else [float(x) for x in corr_length])
     if len(lengths) != len(idxs):
         raise SmeftfmError(f"{len(lengths)} correlation lengths for {len(idxs)} blocks")
     k = np.zeros((n, n))
     for idx, length in zip(idxs, lengths):
-        k[np.ix_(idx, idx)] = rbf_kernel(np.asarray(centers)[idx], float(length))
+        k[np.ix_(idx, idx)] = rbf_kernel(np.asarray(centers)[idx], length)
     return k
 
 
@@ -119,11 +120,6 @@ def covariance(y: np.ndarray, widths: np.ndarray, centers: np.ndarray, blocks: S
     return s[:, None] * k * s[None, :]
 
 
-def sample_replicas(y: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n replicas [n, len(y)] ~ N(y, cov), via the eigen-factor of cov (works for singular cov)."""
-    y = np.asarray(y, dtype=np.float64)
-    a = psd_factor(np.asarray(cov, dtype=np.float64))
-    return y + rng.standard_normal((n, y.size)) @ a.T
 
 
 @dataclass
@@ -161,9 +157,9 @@ class UncertaintyModel:
             blocks.append(slice(start, start + b.n))
             start += b.n
         centers = np.concatenate([b.centers for b in templates.binnings])
-        lengths = tuple(corr_length if get(b.observable).corr_length is None else get(b.observable).corr_length
-                        for b in templates.binnings)
-        length = lengths[0] if len(set(lengths)) == 1 else lengths
+        own = [get(b.observable).corr_length for b in templates.binnings]
+        lengths = tuple(float(corr_length if x is None else x) for x in own)
+        length: float | tuple[float, ...] = lengths[0] if len(set(lengths)) == 1 else lengths
         return cls(templates.widths, centers, tuple(blocks), effective_luminosity(sigma, n_events), length,
                    lumi_fb)
 

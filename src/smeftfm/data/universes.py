@@ -28,6 +28,9 @@ from ..errors import SmeftfmError
 from ..physics.morphing import Order
 from ..physics.operators import CATALOG, VECTOR_OPERATORS, resolve
 
+__all__ = ["SM_NAME", "ZeroScope", "align_coefficients", "catalog_order", "operator_columns", "sample_coefficients",
+           "universe_name", "universes_frame", "zero_probabilities"]
+
 SM_NAME = "SM"
 _P_STREAM = 2**31 - 1
 

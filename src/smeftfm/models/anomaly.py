@@ -29,8 +29,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..errors import SmeftfmError
+from ..physics.constants import DEFAULT_EW
 
-M_Z = 91.1876  # GeV
 SIGNALS = ("tail", "zshift", "resonance", "combined")
 
 
@@ -142,7 +142,7 @@ def injected_spectra(y_sm: np.ndarray, mll_edges: np.ndarray, pt_edges: np.ndarr
     deltas["tail"] = tail - y_sm
     z = y_sm.copy()
     z[m_sl] = shifted_mass(y_sm[m_sl], mll_edges, cfg.z_shift_gev, density)
-    z[p_sl] = stretched(y_sm[p_sl], pt_edges, 1.0 + cfg.z_shift_gev / M_Z)
+    z[p_sl] = stretched(y_sm[p_sl], pt_edges, 1.0 + cfg.z_shift_gev / DEFAULT_EW.m_z)
     deltas["zshift"] = z - y_sm
     ib = int(np.clip(np.searchsorted(mll_edges, cfg.bw_mass_gev, side="right") - 1, 0, n_m - 1))
     # unit cross section, then scaled so that the bin holding M rises by strength x scale (pb/GeV)

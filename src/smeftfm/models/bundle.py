@@ -16,6 +16,8 @@ from ..errors import DataError
 from .encoder import EmbeddingModel, Encoder, EncoderConfig
 from .transforms import InputTransform
 
+__all__ = ["CONFIG", "WEIGHTS", "load_encoder", "save_encoder"]
+
 WEIGHTS = "encoder.pt"
 CONFIG = "encoder.json"
 

@@ -22,6 +22,8 @@ from ..data.parquet_io import read_meta, read_parquet
 from ..errors import DataError
 from ..physics.observables import bin_column_regex
 
+__all__ = ["SPLITS", "Split", "Theory", "bin_columns", "load_corpus_meta", "load_split", "load_theory"]
+
 SPLITS = ("train", "val", "test")
 
 

@@ -16,6 +16,8 @@ from torch import nn
 
 from .transforms import InputTransform
 
+__all__ = ["EmbeddingModel", "Encoder", "EncoderConfig", "embed"]
+
 
 @dataclass(frozen=True)
 class EncoderConfig:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+__all__ = ["contrastive_loss", "pair_distance"]
+
 
 def pair_distance(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Euclidean latent distance ``D = ||z1 - z2||`` per pair (eq. 3.20); ``eps`` keeps the gradient finite at 0."""

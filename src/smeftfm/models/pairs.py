@@ -11,6 +11,8 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["PairSampler"]
+
 
 class PairSampler:
     """Draws ``(i, j, y)`` index arrays into a label vector; ``y = 1`` marks same-universe pairs."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -24,23 +24,35 @@ from .encoder import Encoder, EncoderConfig
 from .losses import contrastive_loss
 from .pairs import PairSampler
 
+__all__ = ["ContrastiveTrainer", "TrainConfig", "TrainResult", "pair_loss", "seed_everything", "train_encoder"]
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (``lr`` for Adam, ``l2`` the kernel penalty, ``margin`` in latent units)."""
+    """Optimisation settings (``lr`` for Adam, ``l2`` the kernel penalty, ``margin`` in latent units).
 
-    lr: float = 1e-3
-    l2: float = 0.1
-    margin: float = 1.0
-    batch_size: int = 1024
-    pairs_per_epoch: int = 200_000
-    val_pairs: int = 50_000
-    positive_fraction: float = 0.5
-    max_epochs: int = 30
-    patience: int = 5
-    min_delta: float = 0.0
-    seed: int = 0
-    amp: bool = True
+    Every field is required: the defaults live in one place, :class:`smeftfm.config.TrainParams`
+    (``params.yaml`` ``train``); build it with :meth:`from_params`.
+    """
+
+    lr: float
+    l2: float
+    margin: float
+    batch_size: int
+    pairs_per_epoch: int
+    val_pairs: int
+    positive_fraction: float
+    max_epochs: int
+    patience: int
+    min_delta: float
+    seed: int
+    amp: bool
+
+    @classmethod
+    def from_params(cls, tp, **overrides) -> TrainConfig:
+        """From a ``train`` params section (:class:`smeftfm.config.TrainParams`), with optional overrides."""
+        names = [f.name for f in fields(cls)]
+        return cls(**({n: getattr(tp, n) for n in names} | overrides))
 
 
 @dataclass

@@ -22,6 +22,8 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["InputTransform", "KINDS", "TransformKind"]
+
 TransformKind = Literal["log_ratio_sm", "log", "ratio_sm", "none"]
 KINDS: tuple[str, ...] = ("log_ratio_sm", "log", "ratio_sm", "none")
 

@@ -24,6 +24,9 @@ from ..errors import UnknownOperatorError
 from .constants import EWInputs
 from .operators import VECTOR_OPERATORS, resolve
 
+__all__ = ["AmplitudeBasis", "CHIRALITY_PAIRS", "Couplings", "HELICITY_SIGN", "QUARK_TYPES", "couplings",
+           "propagators", "reduced_amplitude_at", "reduced_amplitudes"]
+
 QUARK_TYPES: tuple[str, ...] = ("u", "d")
 #: Chirality pairs (quark, lepton) and their helicity sign h_ij.
 CHIRALITY_PAIRS: tuple[str, ...] = ("LL", "LR", "RL", "RR")
@@ -191,13 +194,15 @@ class AmplitudeBasis:
         contact = cp.contact.reshape(8, -1) / ew.lambda_np**2
         return cls(cp.operators, c0, c1, contact, np.tile(HELICITY_SIGN, 2), ew.m_z, ew.gamma_z)
 
-    def parts(self, s, xp=np):
-        """(Re F0, Im F0, Re F1, Im F1) at partonic s (GeV^2), shapes [..., 8] and [..., 8, K]."""
+    def propagators(self, s):
+        """(P_A, Re P_Z, Im P_Z) at partonic s (GeV^2): 1/s and 1/(s - m_Z^2 + i m_Z Gamma_Z), in GeV^-2."""
         mz2, mg = self.m_z**2, self.m_z * self.gamma_z
         den = (s - mz2) ** 2 + mg**2
-        pa = 1.0 / s
-        pz_re = (s - mz2) / den
-        pz_im = -mg / den
+        return 1.0 / s, (s - mz2) / den, -mg / den
+
+    def parts(self, s, xp=np):
+        """(Re F0, Im F0, Re F1, Im F1) at partonic s (GeV^2), shapes [..., 8] and [..., 8, K]."""
+        pa, pz_re, pz_im = self.propagators(s)
         c0, c1, ct = (_as(a, s, xp) for a in (self.c0, self.c1, self.contact))
         re0 = pa[..., None] * c0[0] + pz_re[..., None] * c0[1]
         im0 = pz_im[..., None] * c0[1]
@@ -212,11 +217,7 @@ class AmplitudeBasis:
 
     def propagator_products(self, s, xp=np):
         """b_q(s) for q in :attr:`PROPAGATOR_PRODUCTS`, shape [..., 7] (GeV^-4, GeV^-2 or 1)."""
-        mz2, mg = self.m_z**2, self.m_z * self.gamma_z
-        den = (s - mz2) ** 2 + mg**2
-        pa = 1.0 / s
-        pzr = (s - mz2) / den
-        pzi = -mg / den
+        pa, pzr, pzi = self.propagators(s)
         one = pa * 0 + 1.0
         return xp.stack([pa * pa, pa * pzr, pzr * pzr, pzi * pzi, pa, pzr, one], -1)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+__all__ = ["DEFAULT_EW", "EWInputs", "GEV2_TO_PB"]
+
 #: (hbar c)^2 in GeV^2 pb: converts a cross section in GeV^-2 to pb.
 GEV2_TO_PB: float = 0.3893793721e9
 

@@ -17,6 +17,8 @@ import numpy as np
 from ..errors import SmeftfmError
 from .constants import DEFAULT_EW
 
+__all__ = ["Acceptance", "KinematicMap", "cos_lab"]
+
 
 @dataclass(frozen=True)
 class Acceptance:
@@ -78,21 +80,10 @@ def cos_lab(y: np.ndarray, cos_cs: np.ndarray, xp=np):
     return sign * cos_cs
 
 
-def momentum_fractions(m, y, sqrt_s: float, xp=np):
-    """x_{1,2} = (m / sqrt S) exp(+-y)."""
-    tau = m / sqrt_s
-    return tau * xp.exp(y), tau * xp.exp(-y)
 
 
-def muon_pt(m, cos, xp=np):
-    """p_T of either muon at LO, GeV."""
-    return 0.5 * m * xp.sqrt(xp.clip(1.0 - cos * cos, 0.0, None))
 
 
-def muon_etas(y, cos, xp=np):
-    """(eta(mu-), eta(mu+)) at LO from the pair rapidity and cos theta* (to the +z beam)."""
-    a = xp.arctanh(cos)
-    return y + a, y - a
 
 
 @dataclass(frozen=True)

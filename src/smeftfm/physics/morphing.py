@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+__all__ = ["Order", "bilinear_terms", "monomials", "n_terms", "quad_pairs", "term_names"]
+
 Order = Literal["linear", "quadratic"]
 
 

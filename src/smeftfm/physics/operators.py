@@ -15,6 +15,9 @@ from typing import Literal
 
 from ..errors import UnknownOperatorError
 
+__all__ = ["CATALOG", "FOUR_FERMION", "OPERATORS", "Operator", "PowerCounting", "Structure", "TIER_OF",
+           "VECTOR_OPERATORS", "canonical_name", "get_operator", "resolve"]
+
 Structure = Literal[
     "four_fermion_vector",  # (psi gamma psi)(psi gamma psi): chirality conserving, interferes
     "current",  # psi^dag i D psi H^dag H: shifts Z couplings

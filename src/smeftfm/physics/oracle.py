@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ from .quadrature import breaks as _breaks
 from .quadrature import composite as _composite
 from .quadrature import composite_endpoint as _composite_endpoint
 from .quadrature import gauss_legendre as _gl
+
+__all__ = ["DEFAULT_BINNINGS", "DOWN_TYPE", "Oracle", "QuadratureSpec", "Templates", "UP_TYPE",
+           "binnings_from_params", "oracle_from_params", "quadrature_from_params"]
 
 UP_TYPE = ("u", "c")
 DOWN_TYPE = ("d", "s", "b")
@@ -238,6 +242,8 @@ class Oracle:
         c = np.atleast_1d(np.asarray(cos_cs, dtype=np.float64))
         if not (m.shape == y.shape == c.shape):
             raise SmeftfmError("m, y and cos_cs must have the same shape")
+        xp: Any
+        dev: Any = None
         if backend == "numpy":
             xp = np
         elif backend == "torch":

@@ -21,6 +21,9 @@ import numpy as np
 
 from ..errors import PDFNotFoundError
 
+__all__ = ["LHAPDF_URL", "PDF", "PROJECT_PDF_DIR", "QUARKS", "download_pdf_set", "find_pdf_set", "load_pdf",
+           "search_paths"]
+
 LHAPDF_URL = "https://lhapdfsets.web.cern.ch/current/{name}.tar.gz"
 PROJECT_PDF_DIR = Path("data") / "pdfsets"
 
@@ -169,10 +172,10 @@ class PDF:
 
     def _bank(self, gi: int, pids: tuple[int, ...]):
         key = (gi, pids)
-        bank = self._banks.get(key)
-        if bank is None:
-            bank = self._banks[key] = _SplineBank([self._grids[gi].interpolator(p) for p in pids])
-        return bank
+        if key not in self._banks:
+            assert self._grids is not None  # the parton backend
+            self._banks[key] = _SplineBank([self._grids[gi].interpolator(p) for p in pids])
+        return self._banks[key]
 
     def f(self, pid: int, x: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Number density f_pid(x, Q) = xfxQ / x."""

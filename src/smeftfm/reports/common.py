@@ -23,6 +23,9 @@ import numpy as np  # noqa: E402
 from ..atomic import atomic_path  # noqa: E402
 from ..errors import SmeftfmError  # noqa: E402
 
+__all__ = ["Figure", "PALETTE", "SM_COLOR", "Section", "Table", "fmt", "new_figure", "require_shape", "save_figure",
+           "step"]
+
 #: Colour of the Standard Model in every figure.
 SM_COLOR = "black"
 #: Fixed palette for discrete categories (sigma levels, arms, clusters).

@@ -17,6 +17,10 @@ from ..errors import SmeftfmError
 from .common import PALETTE, SM_COLOR, Figure, Table, fmt, new_figure, require_shape, step
 from .figures_physics import XLABEL
 
+__all__ = ["BASELINE_KEYS", "ZLABEL", "anomaly_figure", "baseline_figure", "baseline_table", "cluster_universes",
+           "coefficient_violin_figure", "latent_colour_figure", "radial_ranges_figure", "retrieval_figure",
+           "retrieval_table", "training_curve_figure", "traversal_figure", "uncertainty_maps_figure"]
+
 ZLABEL = ("latent $z_0$", "latent $z_1$")
 
 

@@ -16,17 +16,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SmeftfmError
+from ..loop.paper import PAPER
 from .common import PALETTE, Figure, Table, fmt, new_figure
+
+__all__ = ["MAIN_EXTENSION", "TRACE_COLUMNS", "check_trace", "cycle_table", "main_run", "paper_comparison_table",
+           "probe_r2_figure", "runs", "sigma_timeline_figure"]
 
 TRACE_COLUMNS = ("cycle", "psi_dim", "sigma1_pre", "sigma1_post", "action")
 MAIN_EXTENSION = "dictionary"
-#: The paper's Table 2 (ALETHEIA, residual-energy arm): cycle -> (psi_dim, sigma1 pre, sigma1 post, action).
-PAPER_TABLE2 = (
-    (0, 5, 4.03, 4.03, "fingerprint fires"), (1, 6, 5.36, 0.173, "ψ-extend"), (2, 7, 2.81, 0.061, "ψ-extend"),
-    (3, 8, 1.04, 0.049, "ψ-extend"), (4, 9, 0.50, 0.026, "ψ-extend"), (5, 9, 0.065, 0.065, "complete (watch)"),
-    (7, 9, 0.092, 0.092, "unlock vertex tier; no extension"), (10, 9, 0.104, 0.104, "complete"),
-)
-PAPER_COLLAPSE = {"first": 31.0, "overall": 155.0}
 
 
 def check_trace(trace: pd.DataFrame) -> pd.DataFrame:
@@ -124,8 +121,8 @@ def cycle_table(trace: pd.DataFrame, arm: str | None = None) -> Table:
 def paper_comparison_table(collapse: Mapping[str, float | None], cycles: Mapping[str, float | None],
                            unlock_extension: bool | None) -> Table:
     """Our headline ALETHEIA numbers beside the paper's Table 2."""
-    rows = [["σ₁ collapse at the first extension", fmt(PAPER_COLLAPSE["first"]), fmt(collapse.get("first"))],
-            ["σ₁ collapse over all extensions", fmt(PAPER_COLLAPSE["overall"]), fmt(collapse.get("overall"))],
+    rows = [["σ₁ collapse at the first extension", fmt(PAPER["collapse_first"]), fmt(collapse.get("first"))],
+            ["σ₁ collapse over all extensions", fmt(PAPER["collapse_overall"]), fmt(collapse.get("overall"))],
             ["number of extensions", "4", fmt(collapse.get("n_extensions"))],
             ["unlocking the vertex tier triggers an extension", "no",
              "–" if unlock_extension is None else ("yes" if unlock_extension else "no")]]

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 from .common import Figure, Section, Table
 
+__all__ = ["CSS", "render_html", "render_markdown", "table_markdown"]
+
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}

@@ -15,6 +15,8 @@ from ..physics.oracle import DEFAULT_BINNINGS, Oracle
 from .common import PALETTE, SM_COLOR, Figure, new_figure, save_figure, step
 from .figures_physics import XLABEL, YLABEL
 
+__all__ = ["CASES", "main", "overview_figure"]
+
 #: (label, operator, coefficient) drawn in the overview.
 CASES = (("clq3 = +0.15", "clq3", 0.15), ("clq3 = -0.15", "clq3", -0.15), ("ceu = -0.3", "ceu", -0.3),
          ("cHWB = +1", "cHWB", 1.0))

@@ -13,6 +13,9 @@ from typing import Any
 
 from .common import fmt
 
+__all__ = ["BOOLEAN_KEYS", "HEADLINE_SPEC", "INFORMER_KEYS", "LOOP_KEYS", "PREFIX_LABELS", "headline",
+           "headline_rows", "label_of"]
+
 
 def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
     for p in path:

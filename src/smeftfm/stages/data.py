@@ -6,13 +6,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ..atomic import atomic_path
+from ..atomic import write_metrics
 from ..config import Params
-from ..data.events import NegativeRateError, SamplerStats, get_sampler
-from ..data.parquet_io import file_hash, read_meta, read_parquet, table_with_meta, write_parquet
+from ..data.events import get_sampler
+from ..data.events_io import sample_working_points, write_events
+from ..data.parquet_io import file_hash, read_meta, read_parquet, write_parquet
 from ..data.replicas import write_corpus
 from ..data.spectra import bin_columns, spectra_frame, spectra_meta
 from ..data.templates_io import read_templates
@@ -32,6 +31,8 @@ from ..physics.screening import read_screened_operators
 from ..progress import progress
 from ..tracking import stage_run
 
+__all__ = ["run_corpus", "run_events", "run_spectra", "run_universes", "universe_operators"]
+
 
 # ---------------------------------------------------------------------------------------------------- universes
 def universe_operators(params: Params, screen_json: Path | None) -> tuple[str, ...]:
@@ -44,7 +45,7 @@ def universe_operators(params: Params, screen_json: Path | None) -> tuple[str, .
     return catalog_order(read_screened_operators(screen_json))
 
 
-def run_universes(params: Params, out: Path, screen_json: Path | None) -> dict:
+def run_universes(params: Params, out: Path, screen_json: Path | None, metrics_path: Path | None = None) -> dict:
     """Sample the universes and write ``data/universes.parquet`` (SM row first)."""
     u = params.universes
     ops = universe_operators(params, screen_json)
@@ -64,11 +65,13 @@ def run_universes(params: Params, out: Path, screen_json: Path | None) -> dict:
         }
         run.log_metrics(metrics)
         run.log_artifact(out)
+    write_metrics(metrics_path, metrics)
     return metrics
 
 
 # ---------------------------------------------------------------------------------------------------- spectra
-def run_spectra(params: Params, out: Path, universes: Path, templates: Path) -> dict:
+def run_spectra(params: Params, out: Path, universes: Path, templates: Path,
+                metrics_path: Path | None = None) -> dict:
     """Theory spectra of every universe from the templates at ``physics.order``; flags negative bins."""
     order = params.physics.order
     with stage_run("spectra", {"physics.order": order}) as run:
@@ -89,6 +92,7 @@ def run_spectra(params: Params, out: Path, universes: Path, templates: Path) -> 
         run.set_tags({"negative_universes": ",".join(df.loc[neg, "universe"]) or "none"})
         run.log_metrics(metrics)
         run.log_artifact(out)
+    write_metrics(metrics_path, metrics)
     return metrics
 
 
@@ -100,7 +104,8 @@ def _spectra_matrix(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict
     return df["label"].to_numpy(np.int64), df[cols].to_numpy(np.float64), cols, meta
 
 
-def run_corpus(params: Params, out: Path, spectra: Path, templates: Path) -> dict:
+def run_corpus(params: Params, out: Path, spectra: Path, templates: Path,
+               metrics_path: Path | None = None) -> dict:
     """Replicas ~ N(y, Sigma(y)) for every universe (not the SM), sharded Parquet under ``out``."""
     c = params.corpus
     with stage_run("corpus", {"corpus": c.model_dump()}) as run:
@@ -135,19 +140,12 @@ def run_corpus(params: Params, out: Path, spectra: Path, templates: Path) -> dic
         }
         run.log_metrics(metrics)
         run.log_dict({"summary": summary, "meta": meta}, "corpus_summary.json")
+    write_metrics(metrics_path, metrics)
     return metrics
 
 
 # ---------------------------------------------------------------------------------------------------- events
-def events_schema(operators: list[str], meta: dict) -> pa.Schema:
-    """Columns: point (string), m_ll [GeV], y_ll, cos_cs, then the working point's C_<op> (constant per group)."""
-    fields = [pa.field("point", pa.string()), pa.field("m_ll", pa.float64()), pa.field("y_ll", pa.float64()),
-              pa.field("cos_cs", pa.float64())]
-    fields += [pa.field(f"C_{op}", pa.float64()) for op in operators]
-    return table_with_meta(pa.schema(fields).empty_table(), meta).schema
-
-
-def run_events(params: Params, out: Path, universes: Path) -> dict:
+def run_events(params: Params, out: Path, universes: Path, metrics_path: Path | None = None) -> dict:
     """Unweighted events at the SM and (optionally) every universe; one Parquet row group per working point."""
     e = params.events
     order = params.physics.order
@@ -163,38 +161,16 @@ def run_events(params: Params, out: Path, universes: Path) -> dict:
         coeffs = align_coefficients(u_ops, udf[u_ops].to_numpy(np.float64), model_ops, order)
         oracle = oracle_from_params(params, model_ops)
         sampler = get_sampler(oracle, order)
-        groups, skipped, info = [], {}, []
         with progress(len(udf), "events", "points") as bar:
-            for name, label, c in zip(udf["universe"], udf["label"], coeffs):
-                rng = np.random.default_rng([e.seed, int(label) + 1])  # SM (label -1) -> stream 0
-                st = SamplerStats()
-                try:
-                    m, y, cs = sampler.sample(c, e.n_per_point, rng, st)
-                except NegativeRateError as err:
-                    if e.on_negative == "error":
-                        raise NegativeRateError(f"working point {name}: {err}") from None
-                    skipped[name] = "linear rate negative in part of the acceptance"
-                    bar.update(1)
-                    continue
-                groups.append((name, c, m, y, cs))
-                info.append({"row_group": len(groups) - 1, "point": name, "label": int(label), "n": int(m.size),
-                             "coeffs": dict(zip(model_ops, map(float, c))), "sigma_pb": st.sigma_pb,
-                             "sigma_err_pb": st.sigma_err_pb, "efficiency": st.efficiency,
-                             "envelope_refinements": st.n_restarts})
-                bar.update(1)
+            ev = sample_working_points(sampler, udf["universe"], udf["label"], coeffs, model_ops, e.n_per_point,
+                                       e.seed, e.on_negative, bar.update)
+        info, skipped = ev.info, ev.skipped
         meta = {"operators": list(model_ops), "order": order, "seed": e.seed, "units": {"m_ll": "GeV"},
                 "acceptance": vars(oracle.acceptance), "row_groups": info, "skipped": skipped,
                 "universes_sha256": file_hash(universes), "params": e.model_dump()}
-        schema = events_schema(list(model_ops), meta)
-        with atomic_path(out) as tmp:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
-                for name, c, m, y, cs in groups:
-                    n = m.size
-                    cols = [pa.array([name] * n, pa.string()), pa.array(m), pa.array(y), pa.array(cs)]
-                    cols += [pa.array(np.full(n, v)) for v in c]
-                    w.write_table(pa.Table.from_arrays(cols, schema=schema), row_group_size=max(n, 1))
+        write_events(out, ev.points, list(model_ops), meta)
         eff = [i["efficiency"] for i in info]
-        metrics = {"n_points": len(groups), "n_skipped": len(skipped), "events": int(sum(i["n"] for i in info)),
+        metrics = {"n_points": len(ev.points), "n_skipped": len(skipped), "events": int(sum(i["n"] for i in info)),
                    "mean_efficiency": float(np.mean(eff)) if eff else 0.0,
                    "envelope_refinements": int(sum(i["envelope_refinements"] for i in info)),
                    "seconds": time.perf_counter() - t0}
@@ -202,5 +178,6 @@ def run_events(params: Params, out: Path, universes: Path) -> dict:
             metrics["sm_sigma_pb"] = info[0]["sigma_pb"]
         run.log_metrics(metrics)
         run.log_dict({"row_groups": info, "skipped": skipped}, "events_points.json")
+    write_metrics(metrics_path, metrics)
     return metrics
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ..atomic import write_json, write_text
+from ..atomic import json_safe, write_json, write_text
 from ..config import Params
 from ..data.parquet_io import write_parquet
 from ..errors import DataError, SmeftfmError
@@ -35,14 +35,12 @@ from ..loop.controller import (
     unlock_triggered_extension,
 )
 from ..loop.likelihood import LogLikelihoodRatio, probe_set
+from ..loop.paper import PAPER
 from ..loop.tracing import LoopTracer
 from ..physics.kinematics import KinematicMap
 from ..physics.operators import resolve
 from ..physics.oracle import oracle_from_params, quadrature_from_params
 from ..tracking import stage_run
-
-PAPER = {"collapse_first": 31.0, "collapse_overall": 155.0, "n_extensions": 4, "cycles_to_completion": 10,
-         "unlock_triggers_extension": False}
 
 
 # ------------------------------------------------------------------------------------------------ tiers
@@ -116,18 +114,6 @@ def _summary_md(rows: list[dict]) -> str:
                    f"{_f(r['collapse_first_val'])} | {_f(r['collapse_overall'])} / {_f(r['collapse_overall_val'])} | "
                    f"{_f(r['unlock_triggers_extension'])} |")
     return "\n".join(out) + "\n"
-
-
-def _clean_json(obj):
-    if isinstance(obj, dict):
-        return {k: _clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean_json(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, np.generic):
-        return _clean_json(obj.item())
-    return obj
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -236,7 +222,7 @@ def run_loop(params: Params, screen_json: Path | None, out_dir: Path, table_path
             "seconds": {"loop_headline": loop_seconds, "per_cycle_mean": loop_seconds / max(len(headline.records), 1),
                         "stage": time.perf_counter() - t_start},
         }
-        metrics = _clean_json(metrics)
+        metrics = json_safe(metrics)
 
         trace = pd.concat([headline.frame().assign(run="headline"), epig.frame().assign(run="epig")]
                           + [r.frame().assign(run=f"random_s{i}") for i, r in enumerate(randoms)], ignore_index=True)
@@ -406,7 +392,7 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
         med_sm = np.median(np.array(per_seed_sm), axis=0)
         tan = [i for i, n in enumerate(names) if n.startswith("lin:")]
         cur = [i for i, n in enumerate(names) if n.startswith("quad:")]
-        metrics = _clean_json({
+        metrics = json_safe({
             "probe_r2": {n: [float(x) for x in r2[:, i]] for i, n in enumerate(names)},
             "probe_r2_median": {n: float(med[i]) for i, n in enumerate(names)},
             "probe_r2_bootstrap_se": {n: [float(x) for x in np.array(per_seed_se)[:, i]] for i, n in enumerate(names)},

@@ -9,28 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_dir, write_json, write_text
+from ..atomic import atomic_dir, json_safe, write_json, write_text
 from ..config import Params
 from ..data.parquet_io import file_hash, read_parquet, write_parquet
 from ..errors import DataError, SmeftfmError
+from ..physics.constants import DEFAULT_EW
 from ..physics.observables import column_names
 from ..tracking import log_torch_model, stage_run
 
 _log = logging.getLogger(__name__)
-M_Z = 91.1876  # GeV
-
-
-def _json_safe(obj):
-    """Replace NaN/inf by None (JSON metrics must be finite)."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _probe_targets(x: np.ndarray, labels: np.ndarray, columns: tuple[str, ...], operators: tuple[str, ...],
@@ -53,7 +40,7 @@ def _zpeak_column(meta: dict, columns: tuple[str, ...], params: Params) -> str:
     if b is None:
         raise DataError("the encoder probes need an m_ll histogram; list observables.mll in params.yaml")
     edges = b.bin_edges()
-    i = int(np.searchsorted(edges, M_Z) - 1)
+    i = int(np.searchsorted(edges, DEFAULT_EW.m_z) - 1)
     name = column_names("mll", len(edges) - 1)[i]
     if name not in columns:
         raise DataError(f"the corpus has no column {name} for the Z-peak bin")
@@ -91,10 +78,7 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
         device = pick_device()
         enc_cfg = EncoderConfig(n_inputs=len(cols), depth=tp.depth, width=tp.width, latent_dim=tp.latent_dim,
                                 dropout=tp.dropout, batch_norm=tp.batch_norm)
-        cfg = TrainConfig(lr=tp.lr, l2=tp.l2, margin=tp.margin, batch_size=tp.batch_size,
-                          pairs_per_epoch=tp.pairs_per_epoch, val_pairs=tp.val_pairs,
-                          positive_fraction=tp.positive_fraction, max_epochs=tp.max_epochs, patience=tp.patience,
-                          min_delta=tp.min_delta, seed=tp.seed, amp=tp.amp)
+        cfg = TrainConfig.from_params(tp)
 
         def on_epoch(rec: dict) -> None:
             vals = {"train_loss": rec["train_loss"], "val_loss": rec["val_loss"], "epoch_seconds": rec["seconds"]}
@@ -130,7 +114,7 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
             "n_train": len(lab_tr), "n_val": len(splits["val"].label), "n_test": len(lab_te),
             "n_universes": n_univ, "device": str(device),
         }
-        metrics = _json_safe(metrics)
+        metrics = json_safe(metrics)
 
         meta = {"train": tp.model_dump(), "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss,
                 "operators": list(theory.operators), "columns": list(cols), "universes": list(theory.names)}
@@ -331,8 +315,8 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
             write_parquet(per_universe, tmp / "retrieval_universes.parquet", {"chi2_dof": dof})
             write_parquet(pd.DataFrame(ranges), tmp / "retrieval_ranges.parquet", {})
             write_parquet(pd.concat(violin, ignore_index=True), tmp / "retrieval_coefficients.parquet", {})
-            write_json(tmp / "retrieval_table.json", _json_safe({"levels": table, "chi2_dof": dof}))
-        metrics = _json_safe({"dpn": dpn_metrics, "anomaly": anomaly_metrics, "retrieval": retrieval_metrics,
+            write_json(tmp / "retrieval_table.json", json_safe({"levels": table, "chi2_dof": dof}))
+        metrics = json_safe({"dpn": dpn_metrics, "anomaly": anomaly_metrics, "retrieval": retrieval_metrics,
                               "chi2_dof": dof, "n_sm_replicas": hp.n_sm_replicas,
                               "seconds": time.perf_counter() - t0})
         write_json(metrics_path, metrics)
@@ -383,7 +367,7 @@ def _injection(hp):
 
 def _sm_density(params: Params):
     """dsigma/dm_ll of the SM in the acceptance (pb/GeV), from the oracle, for the exact Z-peak shift."""
-    from ..physics.oracle import oracle_from_params
+    from ..physics.oracle import oracle_from_params, quadrature_from_params
 
     try:
         oracle = oracle_from_params(params)
@@ -392,6 +376,6 @@ def _sm_density(params: Params):
         return None
 
     def density(m: np.ndarray) -> np.ndarray:
-        return oracle.mass_spectrum(m, cuts=True, order="linear")[:, 0]
+        return oracle.mass_spectrum(m, cuts=True, order="linear", spec=quadrature_from_params(params))[:, 0]
 
     return density

@@ -14,6 +14,8 @@ from ..physics.oracle import binnings_from_params, oracle_from_params, quadratur
 from ..physics.screening import read_screened_operators, screen, screen_to_dict
 from ..tracking import stage_run
 
+__all__ = ["operators_for_templates", "run_screen", "run_templates"]
+
 
 def run_screen(params: Params, out: Path) -> dict:
     """Screen all catalog operators and write ``{name: {interferes, rel_effect, tier, reason, ...}}``."""
@@ -21,7 +23,8 @@ def run_screen(params: Params, out: Path) -> dict:
         t0 = time.perf_counter()
         oracle = oracle_from_params(params)
         kwargs = {"pdf": oracle.pdf, "ew": oracle.ew, "acceptance": oracle.acceptance}
-        res = screen_to_dict(screen(kwargs, params.screen.rel_threshold, quadrature_from_params(params)))
+        res = screen_to_dict(screen(kwargs, params.screen.rel_threshold, quadrature_from_params(params),
+                                    binnings_from_params(params)))
         write_json(out, res)
         n_int = sum(v["interferes"] for v in res.values())
         run.log_metrics({"n_interfering": n_int, "n_operators": len(res), "seconds": time.perf_counter() - t0})

@@ -25,6 +25,10 @@ from ..errors import DataError
 from ..physics.observables import bin_column_regex
 from ..tracking import pipeline_id, stage_run
 
+__all__ = ["DIR_FILES", "FIGURES", "Loaded", "MADE_BY", "ReportInputs", "check_inputs", "heads_section",
+           "informer_r2", "latent_section", "load", "loop_plot_frame", "loop_section", "physics_section",
+           "run_report"]
+
 _log = logging.getLogger(__name__)
 
 #: The figure files the stage always writes (``<name>.png`` beside ``index.html``); ``dvc.yaml`` lists them.
