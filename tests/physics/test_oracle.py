@@ -14,6 +14,8 @@ from smeftfm.physics.morphing import monomials, term_names
 from smeftfm.physics.operators import FOUR_FERMION
 from smeftfm.physics.oracle import Binning, Oracle, QuadratureSpec
 
+from .conftest import to_numpy
+
 RNG = np.random.default_rng(20261126)
 
 
@@ -100,12 +102,12 @@ def test_forward_backward_asymmetry_signs(oracle):
     assert afb[2] > 0 and afb[3] > 0  # above the pole
 
 
-def test_rate_is_symmetric_under_y_to_minus_y_in_the_cs_frame(oracle):
+def test_rate_is_symmetric_under_y_to_minus_y_in_the_cs_frame(oracle, backend):
     # pp is symmetric under beam exchange; with z along the boost the CS angle keeps its meaning
     m, y, c = _random_events(500)
     coeffs = RNG.normal(size=len(oracle.operators))
-    a = oracle.differential_rate(m, y, c, coeffs)
-    b = oracle.differential_rate(m, -y, c, coeffs)
+    a = to_numpy(oracle.differential_rate(m, y, c, coeffs, backend=backend))
+    b = to_numpy(oracle.differential_rate(m, -y, c, coeffs, backend=backend))
     np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
@@ -121,7 +123,7 @@ def test_mll_and_pt_histograms_integrate_to_the_same_sigma(oracle, quad_template
     assert float(np.sum(t.term("SM")[t.slice("mll")] * widths[t.slice("mll")])) == pytest.approx(sigma, rel=1e-10)
 
 
-def test_event_rate_integrates_to_the_binned_template(oracle):
+def test_event_rate_integrates_to_the_binned_template(oracle, backend):
     # mode (a) integrated over y and cos by plain GL on the bin reproduces mode (b)
     lo, hi = 300.0, 310.0
     mg, wm = np.polynomial.legendre.leggauss(8)
@@ -136,17 +138,17 @@ def test_event_rate_integrates_to_the_binned_template(oracle):
         ymax = oracle.acceptance.y_max(np.array(mi), c, DEFAULT_EW.sqrt_s)
         y = ymax[:, None] * yg[None, :]
         w = (wcs * ymax)[:, None] * wy[None, :]
-        r = oracle.differential_rate(np.full(y.size, mi), y.ravel(), np.repeat(c, yg.size))
+        r = to_numpy(oracle.differential_rate(np.full(y.size, mi), y.ravel(), np.repeat(c, yg.size), backend=backend))
         total += wi * float(r @ w.ravel())
     b = oracle.binned_templates("linear", (Binning("mll", np.array([lo, hi])),))
     assert total / (hi - lo) == pytest.approx(float(b.term("SM")[0]), rel=1e-6)
 
 
 # ---------------------------------------------------------------- morphing polynomial
-def test_polynomial_reproduces_direct_evaluation(oracle):
+def test_polynomial_reproduces_direct_evaluation(oracle, backend):
     m, y, c = _random_events(400)
     for order in ("linear", "quadratic"):
-        terms = oracle.event_terms(m, y, c, order=order)
+        terms = to_numpy(oracle.event_terms(m, y, c, order=order, backend=backend))
         for _ in range(5):
             coeffs = RNG.normal(scale=1.5, size=len(oracle.operators)) * (RNG.random(len(oracle.operators)) < 0.6)
             poly = terms @ monomials(coeffs, order)
@@ -171,13 +173,13 @@ def test_sign_flip_of_c_flips_the_linear_term_exactly(oracle, quad_templates):
     np.testing.assert_allclose(avg - sm_b, quad_only, rtol=1e-9, atol=1e-12 * sm_b.max())
 
 
-def test_quadratic_diagonal_terms_are_non_negative(oracle, quad_templates):
+def test_quadratic_diagonal_terms_are_non_negative(oracle, quad_templates, backend):
     t = quad_templates
     for op in oracle.operators:
         assert np.all(t.term(f"quad:{op}*{op}") >= 0.0), op
     # and a dimension-6-squared-only rate is non-negative at the event level too
     m, y, c = _random_events(300)
-    e = oracle.event_terms(m, y, c, order="quadratic")
+    e = to_numpy(oracle.event_terms(m, y, c, order="quadratic", backend=backend))
     names = term_names(oracle.operators, "quadratic")
     for op in oracle.operators:
         assert np.all(e[:, names.index(f"quad:{op}*{op}")] >= 0.0)
@@ -232,6 +234,11 @@ def test_quadrature_converges_to_1e4_when_refined(oracle):
     fine = small.binned_templates("quadratic", binnings, QuadratureSpec().refine(1.5))
     scale = np.abs(fine.values).max(axis=0)
     assert np.max(np.abs(fine.values - base.values) / scale) <= 1e-4
+
+
+def test_unknown_backend_is_one_clear_error(oracle):
+    with pytest.raises(SmeftfmError, match="unknown backend 'jax'"):
+        oracle.event_terms([91.0], [0.0], [0.1], backend="jax")
 
 
 def test_torch_and_numpy_backends_agree(oracle):

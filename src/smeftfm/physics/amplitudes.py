@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnknownOperatorError
+from .backend import NUMPY, Backend
 from .constants import EWInputs
 from .operators import VECTOR_OPERATORS, resolve
 
@@ -200,10 +201,10 @@ class AmplitudeBasis:
         den = (s - mz2) ** 2 + mg**2
         return 1.0 / s, (s - mz2) / den, -mg / den
 
-    def parts(self, s, xp=np):
+    def parts(self, s, be: Backend = NUMPY):
         """(Re F0, Im F0, Re F1, Im F1) at partonic s (GeV^2), shapes [..., 8] and [..., 8, K]."""
         pa, pz_re, pz_im = self.propagators(s)
-        c0, c1, ct = (_as(a, s, xp) for a in (self.c0, self.c1, self.contact))
+        c0, c1, ct = (be.astensor(a, like=s) for a in (self.c0, self.c1, self.contact))
         re0 = pa[..., None] * c0[0] + pz_re[..., None] * c0[1]
         im0 = pz_im[..., None] * c0[1]
         re1 = pa[..., None, None] * c1[0] + pz_re[..., None, None] * c1[1] + ct
@@ -215,11 +216,11 @@ class AmplitudeBasis:
     #: names of the propagator products b_q(s) spanning |F|^2 (P_A = 1/s, P_Z = pz_re + i pz_im)
     PROPAGATOR_PRODUCTS = ("pa^2", "pa*pz_re", "pz_re^2", "pz_im^2", "pa", "pz_re", "1")
 
-    def propagator_products(self, s, xp=np):
+    def propagator_products(self, s, be: Backend = NUMPY):
         """b_q(s) for q in :attr:`PROPAGATOR_PRODUCTS`, shape [..., 7] (GeV^-4, GeV^-2 or 1)."""
         pa, pzr, pzi = self.propagators(s)
         one = pa * 0 + 1.0
-        return xp.stack([pa * pa, pa * pzr, pzr * pzr, pzi * pzi, pa, pzr, one], -1)
+        return be.stack([pa * pa, pa * pzr, pzr * pzr, pzi * pzi, pa, pzr, one], -1)
 
     def term_matrix(self, order: str) -> np.ndarray:
         """G[(A, q), term] such that sum_A w_A |F_A(C)|^2 = sum_{A,q} w_A b_q(s) G[(A,q), :] @ monomials(C).
@@ -269,18 +270,12 @@ class AmplitudeBasis:
         g = np.concatenate(blocks, axis=-1)
         return g.reshape(-1, g.shape[-1])
 
-    def weighted_terms(self, s, weights, order: str, xp=np, g=None):
+    def weighted_terms(self, s, weights, order: str, be: Backend = NUMPY, g=None):
         """sum_A w_A |F_A|^2 expanded in morphing terms at partonic s: [..., n_terms] (GeV^-4 x weight units)."""
-        b = self.propagator_products(s, xp)  # [..., 7]
+        b = self.propagator_products(s, be)  # [..., 7]
         x = (weights[..., :, None] * b[..., None, :]).reshape(*weights.shape[:-1], -1)  # [..., 56]
         g = self.term_matrix(order) if g is None else g
-        return x @ _as(g, x, xp)
-
-
-def _as(a: np.ndarray, like, xp):
-    if xp is np:
-        return a
-    return xp.as_tensor(a, dtype=like.dtype, device=like.device)
+        return x @ be.astensor(g, like=x)
 
 
 def reduced_amplitude_at(s: np.ndarray, ew: EWInputs, cp: Couplings, coeffs: np.ndarray) -> np.ndarray:

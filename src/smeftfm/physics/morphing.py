@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from .backend import NUMPY, Backend
+
 __all__ = ["Order", "bilinear_terms", "monomials", "n_terms", "quad_pairs", "term_names"]
 
 Order = Literal["linear", "quadratic"]
@@ -49,27 +51,24 @@ def n_terms(n_ops: int, order: Order) -> int:
     return 1 + n_ops + (n_ops * (n_ops + 1) // 2 if order == "quadratic" else 0)
 
 
-def bilinear_terms(re0, im0, re1, im1, weights, order: Order, xp=np):
+def bilinear_terms(re0, im0, re1, im1, weights, order: Order, be: Backend = NUMPY):
     """Morphing-term coefficients of sum_A w_A |F0_A + sum_k C_k F1_Ak|^2.
 
     ``re0, im0``: [..., A] real and imaginary parts of F0; ``re1, im1``: [..., A, K] of F1; ``weights``:
     [..., A] (A runs over quark type and chirality pair). Returns [..., n_terms]: SM = sum w |F0|^2,
-    lin_k = 2 sum w Re(F0* F1_k), quad_ab = (2 - delta_ab) sum w Re(F1_a* F1_b). numpy or torch (``xp=torch``).
+    lin_k = 2 sum w Re(F0* F1_k), quad_ab = (2 - delta_ab) sum w Re(F1_a* F1_b). numpy or torch
+    (``be=get_backend('torch')``).
     """
     w = weights
     sm = (w * (re0 * re0 + im0 * im0)).sum(-1)
-    lin = 2.0 * (xp.einsum("...a,...ak->...k", w * re0, re1) + xp.einsum("...a,...ak->...k", w * im0, im1))
+    lin = 2.0 * (be.einsum("...a,...ak->...k", w * re0, re1) + be.einsum("...a,...ak->...k", w * im0, im1))
     parts = [sm[..., None], lin]
     if order == "quadratic":
         k = re1.shape[-1]
-        gram = xp.einsum("...ak,...al->...kl", w[..., None] * re1, re1) + xp.einsum(
+        gram = be.einsum("...ak,...al->...kl", w[..., None] * re1, re1) + be.einsum(
             "...ak,...al->...kl", w[..., None] * im1, im1
         )
         ia, ib = quad_pairs(k)
-        factor = 2.0 - (ia == ib)
-        if xp is not np:
-            ia = xp.as_tensor(ia, device=gram.device)
-            ib = xp.as_tensor(ib, device=gram.device)
-            factor = xp.as_tensor(factor, dtype=gram.dtype, device=gram.device)
-        parts.append(gram[..., ia, ib] * factor)
-    return np.concatenate(parts, axis=-1) if xp is np else xp.cat(parts, -1)
+        factor = be.astensor(2.0 - (ia == ib), like=gram)
+        parts.append(gram[..., be.astensor(ia, like=gram), be.astensor(ib, like=gram)] * factor)
+    return be.concatenate(parts, axis=-1)

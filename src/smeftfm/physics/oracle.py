@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import SmeftfmError
 from .amplitudes import AmplitudeBasis
+from .backend import NUMPY, Backend, get_backend
 from .constants import DEFAULT_EW, GEV2_TO_PB, EWInputs
 from .kinematics import Acceptance, cos_lab
 from .morphing import Order, monomials, term_names
@@ -206,17 +206,15 @@ class Oracle:
             ldiff[..., ti] += a - b
         return lsum, ldiff
 
-    def prefactor(self, m, xp=np):
+    def prefactor(self, m):
         """(2m/S) * s/(384 pi) * (hbar c)^2 with s = m^2: turns sum w |F|^2 into pb/GeV."""
         return (2.0 * m / self.ew.s_hadronic) * m * m / (384.0 * math.pi) * GEV2_TO_PB
 
-    def _angular_weights(self, lsum, ldiff, cos, xp=np):
+    def _angular_weights(self, lsum, ldiff, cos, be: Backend = NUMPY):
         """w_A = (L+Lbar)_t (1 + cos^2) + h_A (L-Lbar)_t 2 cos for A = (t, ij) -> [..., 8]."""
-        h = self.basis.helicity
-        if xp is not np:
-            h = xp.as_tensor(h, dtype=lsum.dtype, device=lsum.device)
-        ls = xp.repeat_interleave(lsum, 4, dim=-1) if xp is not np else np.repeat(lsum, 4, axis=-1)
-        ld = xp.repeat_interleave(ldiff, 4, dim=-1) if xp is not np else np.repeat(ldiff, 4, axis=-1)
+        h = be.astensor(self.basis.helicity, like=lsum)
+        ls = be.repeat_last(lsum, 4)
+        ld = be.repeat_last(ldiff, 4)
         c = cos[..., None]
         return ls * (1.0 + c * c) + h * ld * 2.0 * c
 
@@ -242,35 +240,15 @@ class Oracle:
         c = np.atleast_1d(np.asarray(cos_cs, dtype=np.float64))
         if not (m.shape == y.shape == c.shape):
             raise SmeftfmError("m, y and cos_cs must have the same shape")
-        xp: Any
-        dev: Any = None
-        if backend == "numpy":
-            xp = np
-        elif backend == "torch":
-            import torch
-
-            from ..device import pick_device
-
-            xp = torch
-            dev = torch.device(device) if device else pick_device()
-        else:
-            raise SmeftfmError(f"unknown backend '{backend}'; use 'numpy' or 'torch'")
-        g = self.basis.term_matrix(order)
-        n_t = g.shape[1]
-        if xp is np:
-            out = np.empty((m.size, n_t))
-        else:
-            out = xp.empty((m.size, n_t), dtype=xp.float64, device=dev)
-            g = xp.as_tensor(g, dtype=xp.float64, device=dev)
+        be = get_backend(backend, device)
+        g = be.astensor(self.basis.term_matrix(order))
+        out = be.empty((m.size, g.shape[1]))
         for s0 in range(0, m.size, chunk):
             sl = slice(s0, s0 + chunk)
-            lsum, ldiff = self.luminosities(m[sl], y[sl])
-            cl = cos_lab(y[sl], c[sl])
-            mm = m[sl]
-            if xp is not np:
-                lsum, ldiff, cl, mm = (xp.as_tensor(a, dtype=xp.float64, device=dev) for a in (lsum, ldiff, cl, mm))
-            w = self._angular_weights(lsum, ldiff, cl, xp) * self.prefactor(mm, xp)[..., None]
-            out[sl] = self.basis.weighted_terms(mm * mm, w, order, xp, g)
+            lsum, ldiff = (be.astensor(a) for a in self.luminosities(m[sl], y[sl]))
+            cl, mm = be.astensor(cos_lab(y[sl], c[sl])), be.astensor(m[sl])
+            w = self._angular_weights(lsum, ldiff, cl, be) * self.prefactor(mm)[..., None]
+            out[sl] = self.basis.weighted_terms(mm * mm, w, order, be, g)
         return out
 
     def differential_rate(self, m, y, cos_cs, coeffs=None, order: Order = "linear", **kw):
@@ -278,11 +256,7 @@ class Oracle:
         coeffs = np.zeros(len(self.operators)) if coeffs is None else np.asarray(coeffs, dtype=np.float64)
         mono = monomials(coeffs, order)
         t = self.event_terms(m, y, cos_cs, order=order, **kw)
-        if isinstance(t, np.ndarray):
-            return t @ mono
-        import torch
-
-        return t @ torch.as_tensor(mono, dtype=t.dtype, device=t.device)
+        return t @ get_backend(kw.get("backend", "numpy"), kw.get("device")).astensor(mono, like=t)
 
     def differential_rate_direct(self, m, y, cos_cs, coeffs, order: Order = "quadratic") -> np.ndarray:
         """Same rate computed without the morphing: couplings shifted to C, amplitude squared directly.
