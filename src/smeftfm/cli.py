@@ -273,6 +273,29 @@ def report(
     typer.echo(f"report with {len(values)} headline figures -> {out_dir / 'index.html'}")
 
 
+@app.command()
+@handles_errors
+def fit(
+    out_dir: Annotated[Path, typer.Option("--out", help="working folder (templates, contours, samples)")] = Path(
+        "data/fit"
+    ),
+    metrics: Annotated[Path, typer.Option(help="fit.json: chi2_sm, ndf, 95 % CL intervals")] = Path(
+        "reports/metrics/fit.json"
+    ),
+    details: Annotated[Path, typer.Option(help="baselines, profiled/marginalised intervals, diagnostics")] = Path(
+        "reports/metrics/fit_details.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Fit Wilson coefficients to the published Drell-Yan measurements in data/measurements (docs/fit.md)."""
+    from .stages.fit import run_fit
+
+    res = run_fit(_params(params), out_dir, metrics, details)
+    comb = res.get("combined", {})
+    typer.echo(f"fit: {len(res) - 1} datasets, combined chi2_SM/ndf = {comb.get('chi2_sm', float('nan')):.1f}/"
+               f"{comb.get('ndf', 0)} -> {metrics}")
+
+
 # ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
 @app.command("pdf-download")
 @handles_errors

@@ -99,7 +99,7 @@ def test_asimov_recovery_of_injected_coefficients(oracle_templates, order):
 def test_posterior_agrees_with_profile_for_a_gaussian_problem():
     part, *_ = _linear_problem(fit_norm=False)
     lik = Likelihood([part])
-    post = sample_posterior(lik, list(OPS), "linear", n_walkers=24, n_steps=1500, burn=300, seed=2)
+    post = sample_posterior(lik, list(OPS), "linear", n_walkers=24, n_steps=2000, burn=200, seed=2)
     assert post.converged, (post.tau, post.rhat)
     mi = minos_intervals(lik, list(OPS), "linear")
     for o in OPS:

@@ -1,7 +1,9 @@
 """Bayesian posterior of a set of Wilson coefficients with emcee, and its convergence diagnostics.
 
-Likelihood exp(-chi2/2) (normalisations profiled, see :mod:`.likelihood`), flat priors on a box of +-``box`` linear-
-model standard deviations around 0 (documented per run). Diagnostics: the integrated autocorrelation time tau per
+Likelihood exp(-chi2/2) (normalisations profiled, see :mod:`.likelihood`), a flat prior on the box
+|C_k| < |C_k,best| + ``box`` sigma_k around 0, with the best fit and sigma_k from MIGRAD's Hessian; walkers start in a
+small ball around the best fit. ``edge_fraction`` reports the share of samples in the outer 5 % of the box (a prior
+that binds shows up there). Diagnostics: the integrated autocorrelation time tau per
 parameter (emcee), the number of independent samples n_steps/tau, and the split-R-hat of Gelman-Rubin computed over
 four groups of walkers after burn-in (R-hat < 1.05 and n_steps > 50 tau are the usual acceptance marks).
 Marginalised intervals are equal-tailed (2.5 %, 97.5 % quantiles for 95 %).
@@ -26,6 +28,7 @@ class Posterior:
     n_steps: int
     acceptance: float
     box: np.ndarray  # [k, 2] prior edges
+    edge_fraction: float = 0.0
 
     def interval(self, cl: float = 0.95) -> dict[str, list[float]]:
         q = 0.5 * (1 - cl)
@@ -59,10 +62,16 @@ def sample_posterior(lik: Likelihood, ops: list[str], order: Order, n_walkers: i
     """emcee ensemble sampling of p(C | data) for ``ops`` (others 0), flat prior on +-box sigma_lin around 0."""
     import emcee
 
+    from .intervals import fit_minuit
+
     k = len(ops)
-    fisher = linear_fisher(lik, ops)
-    sig = np.sqrt(np.clip(np.diag(np.linalg.pinv(fisher)), 1e-300, None))
-    edges = np.stack([-box * sig, box * sig], 1)
+    m = fit_minuit(lik, ops, order)
+    center = np.array(m.values)
+    sig = np.array(m.errors)
+    if not np.all(np.isfinite(sig)) or np.any(sig <= 0):
+        sig = np.sqrt(np.clip(np.diag(np.linalg.pinv(linear_fisher(lik, ops))), 1e-300, None))
+    half = np.abs(center) + box * sig
+    edges = np.stack([-half, half], 1)
 
     def log_prob(c: np.ndarray) -> np.ndarray:
         c = np.atleast_2d(c)
@@ -73,7 +82,7 @@ def sample_posterior(lik: Likelihood, ops: list[str], order: Order, n_walkers: i
         return out
 
     rng = np.random.default_rng(seed)
-    p0 = rng.normal(0.0, 0.5, size=(n_walkers, k)) * sig
+    p0 = center + rng.normal(0.0, 0.1, size=(n_walkers, k)) * sig
     sampler = emcee.EnsembleSampler(n_walkers, k, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()
     sampler.run_mcmc(p0, n_steps, progress=False)
@@ -81,5 +90,6 @@ def sample_posterior(lik: Likelihood, ops: list[str], order: Order, n_walkers: i
     tau = sampler.get_autocorr_time(discard=burn, tol=0)
     thin = max(1, int(np.min(tau) // 2))
     flat = chain[::thin].reshape(-1, k)
+    near_edge = np.any(np.abs(flat) > 0.95 * half, axis=1).mean()
     return Posterior(list(ops), flat, np.asarray(tau), split_rhat(chain), n_steps - burn,
-                     float(np.mean(sampler.acceptance_fraction)), edges)
+                     float(np.mean(sampler.acceptance_fraction)), edges, float(near_edge))
