@@ -296,6 +296,49 @@ def fit(
                f"{comb.get('ndf', 0)} -> {metrics}")
 
 
+@app.command("wc-spectrum")
+@handles_errors
+def wc_spectrum(
+    wc: Annotated[Path, typer.Option("--wc", help="WCxf file (eft SMEFT, basis SMEFTsim_U35)")],
+    out: Annotated[Path, typer.Option(help="output CSV (pb/GeV and ratio to the SM per bin)")] = Path("spectrum.csv"),
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    order: Annotated[str | None, typer.Option(help="linear or quadratic (default: the templates' order)")] = None,
+) -> None:
+    """Spectra of a custom universe defined by a WCxf file (SMEFTsim U35 names, values in TeV^-2)."""
+    from .stages.exchange import spectrum_from_wcxf
+
+    df = spectrum_from_wcxf(wc, templates_path, out, order)
+    typer.echo(f"{len(df)} bins -> {out}")
+
+
+@app.command("wcxf-export")
+@handles_errors
+def wcxf_export(
+    universe: Annotated[str, typer.Option(help="universe name (SM, U000, ...)")],
+    out: Annotated[Path, typer.Option(help="output WCxf YAML")],
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Write one universe of data/universes.parquet as a WCxf file (SMEFT / SMEFTsim_U35)."""
+    from .stages.exchange import universe_to_wcxf
+
+    c = universe_to_wcxf(universes_path, universe, out, _params(params).physics.lambda_np)
+    typer.echo(f"{universe}: {len(c)} non-zero coefficients -> {out}")
+
+
+@app.command("export-templates")
+@handles_errors
+def export_templates(
+    out: Annotated[Path, typer.Option(help="output JSON (smefit theory-table layout)")],
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+) -> None:
+    """Templates of any binning (templates stage, or data/fit/templates_*.parquet) in smefit's theory-table layout."""
+    from .stages.exchange import templates_to_table
+
+    templates_to_table(templates_path, out)
+    typer.echo(f"theory table -> {out}")
+
+
 # ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
 @app.command("pdf-download")
 @handles_errors

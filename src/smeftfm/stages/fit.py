@@ -16,7 +16,9 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json
 from ..config import Params
+from ..data.templates_io import write_templates
 from ..errors import SmeftfmError
+from ..exchange.wcxf_io import write_wcxf
 from ..fit.intervals import contour_grid, fit_minuit, minos_intervals, scan_single
 from ..fit.likelihood import DatasetLikelihood, Likelihood, linear_fisher
 from ..fit.measurements import Dataset, load_dataset
@@ -63,8 +65,7 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
             ds = load_dataset(Path(fp.root) / folder)
             t = dataset_templates(ds.phase_space, ds.edges, ops, "quadratic", ph.pdf, ph.pdf_member, ph.lambda_np,
                                   spec, ds.name)
-            with atomic_path(out_dir / f"templates_{ds.name}.parquet") as tmp:
-                t.to_frame().to_parquet(tmp, index=False)
+            write_templates(t, out_dir / f"templates_{ds.name}.parquet")
             full[ds.name] = (ds, t)
             # the full-range SM comparison (LO vs data per bin, one fitted normalisation, with and without shape)
             f_norm = DatasetLikelihood(ds, t, True, ())
@@ -113,6 +114,7 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
                 prof = minos_intervals(comb, list(s), o, fp.cl)
                 m = fit_minuit(comb, list(s), o)
                 eig = np.linalg.eigvalsh(linear_fisher(comb, list(s)))
+                write_wcxf(out_dir / f"bestfit_{name}_{o}.wcxf.yml", {k: float(m.values[k]) for k in s}, ph.lambda_np)
                 det["sets"][name][o] = {"profiled": {k: _bounds(v) for k, v in prof.items()},
                                         "fisher_condition": float(eig.max() / max(eig.min(), 1e-300)),
                                         # O(1/Lambda^2) with a near-flat direction: intervals are not meaningful
