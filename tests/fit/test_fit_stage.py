@@ -19,7 +19,9 @@ def fit_outputs(root, tmp_path_factory):
     params = parse_params(raw)
     out = tmp_path_factory.mktemp("fit")
     run_fit(params, out / "data", out / "fit.json", out / "details.json")
-    return params, json.loads((out / "fit.json").read_text()), json.loads((out / "details.json").read_text())
+    det = json.loads((out / "details.json").read_text())
+    det["lo_vs_data"] = json.loads((out / "data/results.json").read_text())["lo_vs_data"]
+    return params, json.loads((out / "fit.json").read_text()), det
 
 
 def test_fit_json_has_exactly_the_issue_keys(fit_outputs):
@@ -53,6 +55,8 @@ def test_cms_lo_over_data_below_the_peak(fit_outputs):
     """The issue's sanity numbers: LO/data is 0.60-0.72 at 60-86 GeV; chi2/ndf ~ 13 over the full range."""
     _, _, det = fit_outputs
     lvd = det["lo_vs_data"]["CMS_DY_13TEV"]
+    assert det["sm_full_range"]["CMS_DY_13TEV"]["lo_over_data_60_86"] == pytest.approx(
+        [min(lvd["lo_over_data"][9:15]), max(lvd["lo_over_data"][9:15])])
     r = [x for lo, x in zip(lvd["edges"][:-1], lvd["lo_over_data"]) if 60 <= lo < 86]
     assert 0.55 < min(r) and max(r) < 0.78
     full = lvd["full_range"]

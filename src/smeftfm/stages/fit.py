@@ -20,7 +20,7 @@ from ..data.templates_io import write_templates
 from ..errors import SmeftfmError
 from ..exchange.wcxf_io import write_wcxf
 from ..fit.intervals import contour_grid, fit_minuit, minos_intervals, scan_single
-from ..fit.likelihood import DatasetLikelihood, Likelihood, linear_fisher
+from ..fit.likelihood import DatasetLikelihood, Likelihood, embed, linear_fisher
 from ..fit.measurements import Dataset, load_dataset
 from ..fit.posterior import sample_posterior
 from ..fit.predict import dataset_templates
@@ -123,6 +123,20 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
                 if len(s) == 2:
                     gx, gy, d2 = contour_grid(comb, (s[0], s[1]), o, fp.contour_points, span=6.0)
                     contours[f"{name}|{o}"] = (gx, gy, d2)
+        # data vs SM (LO x N) vs best fit of the first set at O(1/Lambda^4), per dataset in its fit window
+        first = list(fp.sets[0]) if fp.sets else []
+        if first:
+            mq = fit_minuit(comb, first, "quadratic")
+            cbest = embed(ops, first, np.array([mq.values[k] for k in first]))
+            for p in parts_shape:
+                zero_c = np.zeros(len(ops))
+                lo_vs_data[p.name]["window"] = {
+                    "edges": p.dataset.edges.tolist(), "data": p.dataset.values.tolist(),
+                    "err": p.dataset.errors.tolist(),
+                    "sm_fit": (p.norm_hat(zero_c, "linear") * p.predict(zero_c, "linear")).tolist(),
+                    "best_fit": (p.norm_hat(cbest, "quadratic") * p.predict(cbest, "quadratic")).tolist(),
+                    "best_fit_point": {k: float(mq.values[k]) for k in first},
+                }
         with atomic_path(out_dir / "contours.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **{f"{k}|{a}": v for k, (gx, gy, d2) in contours.items()
@@ -151,11 +165,17 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
             part = parts_shape[0]
             cov68, _ = interval_coverage(part, "clq1", 0.0, "linear", n_toys=fp.toys, seed=fp.posterior.seed)
             det["coverage_68"] = {"dataset": part.name, "operator": "clq1", "toys": fp.toys, "coverage": cov68}
-        det["lo_vs_data"] = lo_vs_data
         det["seconds"] = time.perf_counter() - t0
+        det["sm_full_range"] = {k: v["full_range"] for k, v in lo_vs_data.items()}
+        for k, v in lo_vs_data.items():
+            e = np.asarray(v["edges"])
+            r = np.asarray(v["lo_over_data"])
+            below = (e[:-1] >= 60.0) & (e[1:] <= 86.0)
+            if below.any():
+                det["sm_full_range"][k]["lo_over_data_60_86"] = [float(r[below].min()), float(r[below].max())]
         write_json(metrics, fit_json)
         write_json(details, det)
-        write_json(out_dir / "results.json", {"fit": fit_json, "details": det})
+        write_json(out_dir / "results.json", {"fit": fit_json, "details": det, "lo_vs_data": lo_vs_data})
         for f in (metrics, details, out_dir / "results.json", out_dir / "posterior_samples.npz",
                   out_dir / "contours.npz"):
             run.log_artifact(f)
