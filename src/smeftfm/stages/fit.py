@@ -155,8 +155,9 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
                     "edge_fraction": post.edge_fraction,
                 }
                 samples[f"{name}|{o}"] = post.samples
-                run.log_metrics({f"posterior.{name}.{o}.max_rhat": float(post.rhat.max()),
-                                 f"posterior.{name}.{o}.max_tau": float(post.tau.max())})
+                tag = "_".join(s)  # MLflow metric names allow no '+'
+                run.log_metrics({f"posterior.{tag}.{o}.max_rhat": float(post.rhat.max()),
+                                 f"posterior.{tag}.{o}.max_tau": float(post.tau.max())})
         with atomic_path(out_dir / "posterior_samples.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **samples)
