@@ -74,7 +74,9 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
                 "edges": ds.edges.tolist(), "data": ds.values.tolist(), "err": ds.errors.tolist(),
                 "lo_sm": t.values[0].tolist(), "lo_over_data": (t.values[0] / ds.values).tolist(),
                 "full_range": {"chi2_norm": _sm_chi2(f_norm), "chi2_norm_shape": _sm_chi2(f_shape),
-                               "ndf": f_norm.ndf, "norm": f_norm.norm0},
+                               "ndf": f_norm.ndf, "norm": f_norm.norm0,
+                               "chi2_ndf_norm": _sm_chi2(f_norm) / f_norm.ndf,
+                               "chi2_ndf_norm_shape": _sm_chi2(f_shape) / f_norm.ndf},
             }
             wds, wt = _window(ds, t, fp.mll_range.get(folder))
             parts_norm.append(DatasetLikelihood(wds, wt, True, ()))
