@@ -81,6 +81,7 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
             wds, wt = _window(ds, t, fp.mll_range.get(folder))
             parts_norm.append(DatasetLikelihood(wds, wt, True, ()))
             parts_shape.append(DatasetLikelihood(wds, wt, True, tuple(fp.shape_sigma)))
+        timing = {"templates": time.perf_counter() - t0}
         liks = {p.name: Likelihood([p], p.name) for p in parts_shape}
         liks["combined"] = Likelihood(parts_shape, "combined")
         norm_only = {p.name: Likelihood([p], p.name) for p in parts_norm}
@@ -107,6 +108,7 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
             }
             run.log_metrics({f"{key}.chi2_sm": entry["chi2_sm"], f"{key}.ndf": entry["ndf"]})
 
+        timing["single_operator"] = time.perf_counter() - t0 - sum(timing.values())
         comb = liks["combined"]
         contours = {}
         for s in fp.sets:
@@ -143,6 +145,7 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
             with open(tmp, "wb") as fh:
                 np.savez(fh, **{f"{k}|{a}": v for k, (gx, gy, d2) in contours.items()
                                 for a, v in (("x", gx), ("y", gy), ("dchi2", d2))})
+        timing["sets_contours"] = time.perf_counter() - t0 - sum(timing.values())
         samples = {}
         for s in fp.posterior_sets:
             name = "+".join(s)
@@ -163,12 +166,15 @@ def run_fit(params: Params, out_dir: Path, metrics: Path, details: Path) -> dict
         with atomic_path(out_dir / "posterior_samples.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **samples)
+        timing["posteriors"] = time.perf_counter() - t0 - sum(timing.values())
         # frequentist check on the real covariance: coverage of the 68 % single-operator interval (linear, clq1)
         if fp.toys:
             part = parts_shape[0]
             cov68, _ = interval_coverage(part, "clq1", 0.0, "linear", n_toys=fp.toys, seed=fp.posterior.seed)
             det["coverage_68"] = {"dataset": part.name, "operator": "clq1", "toys": fp.toys, "coverage": cov68}
+        timing["coverage_toys"] = time.perf_counter() - t0 - sum(timing.values())
         det["seconds"] = time.perf_counter() - t0
+        det["seconds_by_phase"] = timing
         det["sm_full_range"] = {k: v["full_range"] for k, v in lo_vs_data.items()}
         for k, v in lo_vs_data.items():
             e = np.asarray(v["edges"])
