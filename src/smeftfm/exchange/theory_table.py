@@ -20,6 +20,8 @@ import numpy as np
 from ..atomic import write_json
 from ..physics.oracle import Templates
 
+__all__ = ["predict_from_table", "theory_table", "write_theory_table"]
+
 
 def theory_table(t: Templates, theory_cov: np.ndarray | None = None) -> dict:
     """The smefit-layout dictionary of templates ``t`` (values per bin in pb/GeV)."""

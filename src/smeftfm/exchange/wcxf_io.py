@@ -21,6 +21,8 @@ from ..atomic import write_text
 from ..errors import SmeftfmError, UnknownOperatorError
 from ..physics.operators import OPERATORS, canonical_name
 
+__all__ = ["BASIS", "EFT", "U35_NAMES", "coefficients_vector", "read_wcxf", "to_wcxf_values", "write_wcxf"]
+
 EFT = "SMEFT"
 BASIS = "SMEFTsim_U35"
 

@@ -17,6 +17,8 @@ import yaml
 
 from ..errors import DataError
 
+__all__ = ["Dependent", "HepDataTable", "Independent", "covariance_from_table", "read_hepdata_table"]
+
 
 @dataclass(frozen=True)
 class Independent:

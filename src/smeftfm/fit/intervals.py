@@ -16,6 +16,11 @@ from ..errors import SmeftfmError
 from ..physics.morphing import Order
 from .likelihood import Likelihood, embed, linear_fisher
 
+__all__ = [
+    "Interval", "contour_grid", "crossings", "delta_chi2", "fit_minuit", "minos_intervals", "profile_scan",
+    "scan_single"
+]
+
 
 def delta_chi2(cl: float, dof: int = 1) -> float:
     """Delta chi2 of a ``cl`` confidence region for ``dof`` parameters (3.841 for 95 % and one parameter)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SmeftfmError
-from ..physics.morphing import Order, monomials
+from ..physics.morphing import Order
 from ..physics.oracle import Templates
 from .measurements import Dataset
 
@@ -164,5 +164,4 @@ def linear_fisher(lik: Likelihood, subset: list[str]) -> np.ndarray:
     return f
 
 
-__all__ = ["DatasetLikelihood", "Likelihood", "as_likelihood", "embed", "linear_fisher", "legendre_shape_modes",
-           "monomials"]
+__all__ = ["DatasetLikelihood", "Likelihood", "as_likelihood", "embed", "legendre_shape_modes", "linear_fisher"]

@@ -16,6 +16,8 @@ import yaml
 from ..errors import DataError, SmeftfmError
 from .hepdata import covariance_from_table, read_hepdata_table
 
+__all__ = ["Dataset", "DatasetPhaseSpace", "load_dataset", "load_datasets"]
+
 _UNIT_TO_PB = {"PB/GEV": 1.0, "FB/GEV": 1e-3, "NB/GEV": 1e3}
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from ..physics.morphing import Order
 from .likelihood import Likelihood, embed, linear_fisher
 
+__all__ = ["Posterior", "sample_posterior", "split_rhat"]
+
 
 @dataclass
 class Posterior:

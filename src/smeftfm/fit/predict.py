@@ -19,6 +19,8 @@ from ..physics.oracle import QuadratureSpec, Templates
 from ..physics.phasespace import PhaseSpace
 from .measurements import DatasetPhaseSpace
 
+__all__ = ["check_computable", "dataset_templates", "physics_phase_space"]
+
 
 def check_computable(ps: DatasetPhaseSpace, edges: np.ndarray, name: str) -> None:
     """One clear error when the oracle cannot predict this phase space (LO pp -> l+ l-, registered observables)."""

@@ -8,6 +8,8 @@ from ..physics.morphing import Order
 from .intervals import delta_chi2
 from .likelihood import DatasetLikelihood, embed
 
+__all__ = ["gaussian_toys", "interval_coverage"]
+
 
 def gaussian_toys(mean: np.ndarray, cov: np.ndarray, n_toys: int, seed: int = 0) -> np.ndarray:
     """[n_toys, n] draws from N(mean, cov) (pb/GeV)."""

@@ -12,6 +12,11 @@ import numpy as np
 from ..physics.operators import FOUR_FERMION
 from .common import PALETTE, SM_COLOR, Figure, Table, fmt, new_figure, step
 
+__all__ = [
+    "ORDER_STYLE", "chi2_table", "contour_figure", "interval_bars_figure", "lo_vs_data_figure",
+    "lo_vs_data_table", "sets_table", "spectra_figure"
+]
+
 ORDER_STYLE = {"linear": (PALETTE[0], "O(1/Λ²)"), "quadratic": (PALETTE[1], "O(1/Λ⁴)")}
 
 

@@ -13,6 +13,8 @@ from ..errors import SmeftfmError
 from ..exchange.theory_table import write_theory_table
 from ..exchange.wcxf_io import coefficients_vector, read_wcxf, write_wcxf
 
+__all__ = ["spectrum_from_wcxf", "templates_to_table", "universe_to_wcxf"]
+
 
 def _lambda(templates) -> float:
     return float(templates.meta.get("lambda_np", 1000.0))

@@ -29,6 +29,8 @@ from ..physics.operators import VECTOR_OPERATORS, resolve
 from ..physics.oracle import Binning, Templates, quadrature_from_params
 from ..tracking import stage_run
 
+__all__ = ["ORDERS", "run_fit"]
+
 ORDERS = ("linear", "quadratic")
 
 
