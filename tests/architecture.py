@@ -13,7 +13,7 @@ from pathlib import Path
 PACKAGE = "smeftfm"
 
 #: The declared layer order, lowest first: a module may import its own layer and the layers below it.
-LAYERS = ("leaf", "physics", "data", "models", "loop", "reports", "stages", "cli")
+LAYERS = ("leaf", "physics", "data", "exchange", "fit", "models", "loop", "reports", "stages", "cli")
 #: Top-level modules that form the leaf layer (they import nothing from the package but each other).
 LEAF_MODULES = {"errors", "atomic", "progress", "device", "config", "tracking", "__init__"}
 

@@ -37,6 +37,8 @@ def _copy_project(dst: Path) -> None:
         return out
 
     shutil.copytree(ROOT, dst, ignore=ignore, dirs_exist_ok=True)
+    # the published measurements are small files in git (data/measurements), read by the fit stage
+    shutil.copytree(ROOT / "data" / "measurements", dst / "data" / "measurements", dirs_exist_ok=True)
     (dst / ".dvc" / "cache").mkdir(exist_ok=True)
 
 

@@ -60,7 +60,7 @@ def _report(tmp: Path, params: Path) -> None:
              "reports/plots/train_loss.csv": tmp / "reports/plots/train_loss.csv",
              "reports/metrics/heads.json": tmp / "reports/metrics/heads.json"}
     for rel in ("data/screen/operators.json", "data/loop/trace.parquet", "reports/metrics/loop.json",
-                "reports/metrics/informer.json"):
+                "reports/metrics/informer.json", "data/fit"):
         links[rel] = syn / rel
     for rel, src in links.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

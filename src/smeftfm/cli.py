@@ -273,6 +273,72 @@ def report(
     typer.echo(f"report with {len(values)} headline figures -> {out_dir / 'index.html'}")
 
 
+@app.command()
+@handles_errors
+def fit(
+    out_dir: Annotated[Path, typer.Option("--out", help="working folder (templates, contours, samples)")] = Path(
+        "data/fit"
+    ),
+    metrics: Annotated[Path, typer.Option(help="fit.json: chi2_sm, ndf, 95 % CL intervals")] = Path(
+        "reports/metrics/fit.json"
+    ),
+    details: Annotated[Path, typer.Option(help="baselines, profiled/marginalised intervals, diagnostics")] = Path(
+        "reports/metrics/fit_details.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Fit Wilson coefficients to the published Drell-Yan measurements in data/measurements (docs/fit.md)."""
+    from .stages.fit import run_fit
+
+    res = run_fit(_params(params), out_dir, metrics, details)
+    comb = res.get("combined", {})
+    typer.echo(f"fit: {len(res) - 1} datasets, combined chi2_SM/ndf = {comb.get('chi2_sm', float('nan')):.1f}/"
+               f"{comb.get('ndf', 0)} -> {metrics}")
+
+
+@app.command("wc-spectrum")
+@handles_errors
+def wc_spectrum(
+    wc: Annotated[Path, typer.Option("--wc", help="WCxf file (eft SMEFT, basis SMEFTsim_U35)")],
+    out: Annotated[Path, typer.Option(help="output CSV (pb/GeV and ratio to the SM per bin)")] = Path("spectrum.csv"),
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    order: Annotated[str | None, typer.Option(help="linear or quadratic (default: the templates' order)")] = None,
+) -> None:
+    """Spectra of a custom universe defined by a WCxf file (SMEFTsim U35 names, values in TeV^-2)."""
+    from .stages.exchange import spectrum_from_wcxf
+
+    df = spectrum_from_wcxf(wc, templates_path, out, order)
+    typer.echo(f"{len(df)} bins -> {out}")
+
+
+@app.command("wcxf-export")
+@handles_errors
+def wcxf_export(
+    universe: Annotated[str, typer.Option(help="universe name (SM, U000, ...)")],
+    out: Annotated[Path, typer.Option(help="output WCxf YAML")],
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Write one universe of data/universes.parquet as a WCxf file (SMEFT / SMEFTsim_U35)."""
+    from .stages.exchange import universe_to_wcxf
+
+    c = universe_to_wcxf(universes_path, universe, out, _params(params).physics.lambda_np)
+    typer.echo(f"{universe}: {len(c)} non-zero coefficients -> {out}")
+
+
+@app.command("export-templates")
+@handles_errors
+def export_templates(
+    out: Annotated[Path, typer.Option(help="output JSON (smefit theory-table layout)")],
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+) -> None:
+    """Templates of any binning (templates stage, or data/fit/templates_*.parquet) in smefit's theory-table layout."""
+    from .stages.exchange import templates_to_table
+
+    templates_to_table(templates_path, out)
+    typer.echo(f"theory table -> {out}")
+
+
 # ------------------------------------------------------------------ ALETHEIA (issue 5): informer, loop
 @app.command("pdf-download")
 @handles_errors

@@ -315,6 +315,31 @@ class ReportParams(Section):
     seed: int = Field(0, ge=0, description="seed of the k-means grouping and the replica subsample")
 
 
+class FitPosteriorParams(Section):
+    walkers: int = Field(32, ge=8)
+    steps: int = Field(3000, ge=200)
+    burn: int = Field(500, ge=0)
+    box_sigma: float = Field(30.0, gt=0, description="flat prior half-width in linear-model standard deviations")
+    seed: int = 0
+
+
+class FitParams(Section):
+    """The ``fit`` stage: published measurements (``data/measurements/<folder>``) -> Wilson-coefficient intervals."""
+
+    root: str = "data/measurements"
+    datasets: list[str] = ["cms_dy_13tev", "atlas_dy_7tev_hm"]
+    mll_range: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="fit window per dataset folder, GeV (default: all bins)")
+    shape_sigma: list[float] = Field([0.1, 0.1, 0.1], description="fractional size of Legendre shape modes 1..K")
+    cl: float = Field(0.95, gt=0, lt=1)
+    operators: Literal["all"] | list[str] = "all"
+    sets: list[list[str]] = [["clq1", "clq3"], ["cHl1", "cHe"], ["clq1", "clq3", "ceu", "ced"]]
+    posterior_sets: list[list[str]] = [["clq1", "clq3"], ["clq1", "clq3", "ceu", "ced"]]
+    posterior: FitPosteriorParams = FitPosteriorParams()
+    contour_points: int = Field(81, ge=11)
+    toys: int = Field(400, ge=0, description="pseudo-experiments for the coverage check of the 68 % interval")
+
+
 class Params(Section):
     """All of ``params.yaml``."""
 
@@ -330,6 +355,7 @@ class Params(Section):
     informer: InformerParams = InformerParams()
     loop: LoopParams = LoopParams()
     report: ReportParams = ReportParams()
+    fit: FitParams = FitParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

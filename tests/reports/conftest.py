@@ -7,6 +7,7 @@ that depends on its coefficients, so the figures have structure to show.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -165,7 +166,28 @@ def write_synthetic_outputs(root: Path, n_univ: int = 12, n_rep: int = 40, seed:
     inp.informer_metrics.write_text(json.dumps({"probe_r2": {"lin:clq3": [0.999, 0.998, 0.997],
                                                              "lin:ceu": [0.995, 0.99, 0.993],
                                                              "quad:clq3*clq3": [0.9, 0.92, 0.95]}}))
+    import shutil
+
+    shutil.copytree(_tiny_fit_outputs(), inp.fit, dirs_exist_ok=True)
     return inp
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny_fit_outputs() -> Path:
+    """data/fit from one real, small fit (ATLAS 7 TeV data, two operators, coarse quadrature), made once."""
+    import tempfile
+
+    import yaml
+
+    from smeftfm.config import parse_params
+    from smeftfm.stages.fit import run_fit
+
+    root = Path(__file__).resolve().parents[2]
+    raw = yaml.safe_load((root / "tests/fixtures/params_tiny.yaml").read_text())
+    raw["fit"].update({"root": str(root / "data/measurements"), "operators": ["clq1", "clq3", "cHe"], "toys": 0})
+    out = Path(tempfile.mkdtemp(prefix="smeftfm-tinyfit-"))
+    run_fit(parse_params(raw), out / "fit", out / "fit.json", out / "details.json")
+    return out / "fit"
 
 
 @pytest.fixture()

@@ -20,7 +20,8 @@ from ..data.parquet_io import read_parquet
 from ..errors import DataError
 from ..physics.observables import bin_column_regex
 
-__all__ = ["DIR_FILES", "FIGURES", "Loaded", "MADE_BY", "ReportInputs", "bin_of", "check_inputs", "heads_section",
+__all__ = ["DIR_FILES", "FIGURES", "Loaded", "MADE_BY", "ReportInputs", "bin_of", "check_inputs", "constraints_section",
+           "heads_section",
            "informer_r2", "latent_section", "load", "loop_plot_frame", "loop_section", "physics_section",
            "report_figures"]
 
@@ -29,7 +30,8 @@ _log = logging.getLogger(__name__)
 #: The figure files the stage always writes (``<name>.png`` beside ``index.html``); ``dvc.yaml`` lists them.
 FIGURES = ("oracle_sm", "oracle_ratios", "universe_spectra", "training_curve", "latent_colours",
            "latent_traversal", "dpn_maps", "anomaly", "retrieval", "retrieval_violins", "retrieval_radial",
-           "baselines", "loop_sigma1", "informer_probe")
+           "baselines", "loop_sigma1", "informer_probe", "fit_intervals", "fit_contours", "fit_spectra",
+           "fit_lo_vs_data")
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,14 @@ class ReportInputs:
     loop_trace: Path = Path("data/loop/trace.parquet")
     loop_metrics: Path = Path("reports/metrics/loop.json")
     informer_metrics: Path = Path("reports/metrics/informer.json")
+    fit: Path = Path("data/fit")
 
 
 #: The stage that makes each input (named in the error when the input is missing).
 MADE_BY = {"screen": "screen", "templates": "templates", "universes": "universes", "spectra": "spectra",
            "embeddings": "train", "train_metrics": "train", "train_history": "train", "heads": "heads",
-           "heads_metrics": "heads", "loop_trace": "loop", "loop_metrics": "loop", "informer_metrics": "informer"}
+           "heads_metrics": "heads", "loop_trace": "loop", "loop_metrics": "loop", "informer_metrics": "informer",
+           "fit": "fit"}
 
 #: Files that must exist inside the directory inputs.
 DIR_FILES = {
@@ -61,6 +65,7 @@ DIR_FILES = {
     "heads": ("latent_maps.parquet", "anomaly_scores.parquet", "injected_spectra.parquet", "sm_embedding.parquet",
               "contours.parquet", "retrieval_universes.parquet", "retrieval_ranges.parquet",
               "retrieval_coefficients.parquet", "retrieval_table.json"),
+    "fit": ("results.json", "contours.npz"),
 }
 
 
@@ -122,6 +127,8 @@ class Loaded:
     trace: pd.DataFrame
     loop: dict
     informer: dict
+    fit: dict
+    fit_contours: dict
 
 
 def load(inputs: ReportInputs) -> Loaded:
@@ -159,7 +166,8 @@ def load(inputs: ReportInputs) -> Loaded:
             uspec[bins].to_numpy() <= 0, axis=1),
         rep=rep, uni=uni, train=_json(inputs.train_metrics), history=pd.read_csv(inputs.train_history),
         heads_metrics=_json(inputs.heads_metrics), heads=Path(inputs.heads), trace=trace,
-        loop=_json(inputs.loop_metrics), informer=_json(inputs.informer_metrics))
+        loop=_json(inputs.loop_metrics), informer=_json(inputs.informer_metrics),
+        fit=_json(Path(inputs.fit) / "results.json"), fit_contours=dict(np.load(Path(inputs.fit) / "contours.npz")))
 
 
 # ------------------------------------------------------------------------------------------------- sections
@@ -286,6 +294,38 @@ def loop_section(d: Loaded, params: Params):
     return Section("aletheia", "ALETHEIA complete-then-expand loop",
                    "σ₁ of the residual operator measures the out-of-span part of the acquired working points' "
                    "per-event log-likelihood ratios; ψ-extensions append the dominant residual direction.", items)
+
+
+def constraints_section(d: Loaded):
+    """Wilson-coefficient constraints from published data (the ``fit`` stage), beside the foundation model."""
+    from ..reports.common import Section
+    from ..reports.figures_fit import (
+        chi2_table,
+        contour_figure,
+        interval_bars_figure,
+        lo_vs_data_figure,
+        lo_vs_data_table,
+        sets_table,
+    )
+    from ..reports.figures_fit import spectra_figure as fit_spectra_figure
+
+    fit, det, lvd = d.fit.get("fit"), d.fit.get("details"), d.fit.get("lo_vs_data")
+    if not fit or not det or not lvd:
+        raise DataError("data/fit/results.json lacks fit, details or lo_vs_data; re-run `dvc repro fit`")
+    key = "combined" if "combined" in fit else next(iter(fit))
+    pairs = sorted({k.split("|")[0] for k in d.fit_contours})
+    cms = "CMS_DY_13TEV" if "CMS_DY_13TEV" in lvd else next(iter(lvd))
+    note = ("The foundation model is not applied to these spectra: its 92 inputs are fiducial 13 TeV muon spectra "
+            "(both muons |η| < 2.5, p_T > 10 GeV, 50-650 GeV, m_ll in 10 GeV bins and p_T(μ⁻)), while CMS is "
+            "corrected to the full phase space in other bins and without a p_T(μ) spectrum, and ATLAS is at 7 TeV "
+            "with p_T > 25 GeV. Embedding either would need the missing p_T(μ⁻) half of the input invented, so any "
+            "retrieved universe would reflect that invention; the exact fit below is the answer (docs/fit.md).")
+    return Section("constraints", "Constraints from LHC Drell–Yan data",
+                   "The fit stage confronts the oracle (LO, each dataset's own phase space) with published dσ/dm_ll "
+                   "spectra; the EFT enters as a ratio to the LO SM on top of the LO SM × a fitted normalisation.",
+                   [chi2_table(fit, det), interval_bars_figure(fit[key]["intervals"], key),
+                    contour_figure(d.fit_contours, pairs), fit_spectra_figure(lvd), sets_table(det),
+                    lo_vs_data_figure(lvd[cms], cms), lo_vs_data_table(lvd[cms], cms), note])
 
 
 def informer_r2(informer: dict) -> dict[str, list[float]]:

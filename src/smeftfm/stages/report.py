@@ -20,6 +20,7 @@ from ..reports.sections import (  # noqa: F401  (re-exported: the stage's inputs
     ReportInputs,
     bin_of,
     check_inputs,
+    constraints_section,
     heads_section,
     latent_section,
     load,
@@ -48,7 +49,7 @@ def run_report(params: Params, inputs: ReportInputs, out_dir: Path, headline_pat
         t0 = time.perf_counter()
         d = load(inputs)
         sections = [physics_section(d, params), latent_section(d, params), heads_section(d, params),
-                    loop_section(d, params)]
+                    loop_section(d, params), constraints_section(d)]
         values = headline({"report": report_figures(d), "train": d.train, "heads": d.heads_metrics,
                            "loop": d.loop, "informer": d.informer})
         written = []

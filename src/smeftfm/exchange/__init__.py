@@ -1,0 +1,1 @@
+"""Exchange formats at the project's edges: WCxf (Wilson coefficients) and POPxf-style polynomial predictions."""
