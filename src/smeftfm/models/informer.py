@@ -151,8 +151,13 @@ def pooled(h: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
-                   log_every: int = 50) -> tuple[EventEncoder, list[dict]]:
-    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history."""
+                   log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
+                   snapshots: dict | None = None) -> tuple[EventEncoder, list[dict]]:
+    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history.
+
+    ``snapshot_steps``: the online encoder's state dict (on CPU) is stored in ``snapshots[step]`` before that many
+    optimiser steps (0 = the untrained encoder), for checkpoints of different quality.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator(device=pool.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -164,6 +169,8 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
     n_ctx = cfg.working_points // 2
     history = []
     for step in range(cfg.steps):
+        if snapshots is not None and step in snapshot_steps:
+            snapshots[step] = {k: v.detach().cpu().clone() for k, v in enc.state_dict().items()}
         c = rng.uniform(-cfg.coeff_max, cfg.coeff_max, size=(cfg.working_points, pool.n_operators))
         views, wts = pool.draw(c, cfg.events_per_set, gen)  # [2, M, n, p], [2, M, n]
         learned = enc.learned(views[0])  # [M, n, d]: the trainable block (the skip-path lifts are fixed)
