@@ -144,7 +144,8 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
     ops = tuple(resolve(params.loop.leading)) + tuple(resolve(params.loop.subleading))
     cfg = InformerConfig(embed_dim=ip.embed_dim, hidden=ip.hidden, depth=ip.depth, events_per_set=ip.events_per_set,
                          working_points=ip.working_points, steps=ip.steps, lr=ip.lr, ridge=ip.ridge, ema=ip.ema,
-                         var_weight=ip.var_weight, cov_weight=ip.cov_weight, coeff_max=ip.coeff_max)
+                         var_weight=ip.var_weight, cov_weight=ip.cov_weight, coeff_max=ip.coeff_max,
+                         aux_weight=ip.aux_weight)
     with stage_run("informer", {"informer": ip.model_dump(), "operators": list(ops)}) as run:
         t0 = time.perf_counter()
         oracle = oracle_from_params(params, ops)
