@@ -197,3 +197,13 @@ def test_supervised_auxiliary_objective_teaches_the_learned_features_the_tangent
         phi = encode(enc, lifts, learned_only=True)
         r2[w] = float(probe_r2(phi[:4000], tangent[:4000, None], phi[4000:], tangent[4000:, None])[0])
     assert r2[10.0] > 0.9 and r2[10.0] > r2[0.0]  # measured 0.96 vs 0.62
+
+
+def test_distinct_columns_drops_linear_combinations_and_constants():
+    from smeftfm.models.informer import distinct_columns
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 500))
+    cols = np.stack([a, b, 2 * a - b + 3, np.full(500, 5.0), a * b], axis=1)
+    assert distinct_columns(cols) == [0, 1, 4]
+    assert distinct_columns(cols, weights=rng.uniform(0.5, 2.0, 500)) == [0, 1, 4]

@@ -269,3 +269,22 @@ def encode(enc: EventEncoder, lifts: np.ndarray, learned_only: bool = False) -> 
     x = torch.as_tensor(lifts, dtype=torch.float32, device=enc.mean.device)
     out = enc.learned(x) if learned_only else enc(x)
     return out.double().cpu().numpy()
+
+
+def distinct_columns(targets: np.ndarray, weights: np.ndarray | None = None, rtol: float = 1e-6) -> list[int]:
+    """Indices of the columns of ``targets [n, k]`` that are not (weighted) linear combinations of earlier kept
+    columns and a constant: a column is kept when its residual after that projection keeps more than ``rtol`` of
+    its norm. Used to report curvature R^2 over distinct functions only."""
+    t = np.asarray(targets, dtype=np.float64)
+    w = np.ones(t.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    sw = np.sqrt(w / w.sum())[:, None]
+    basis = [sw[:, 0] / np.linalg.norm(sw[:, 0])]
+    keep = []
+    for j in range(t.shape[1]):
+        v = sw[:, 0] * t[:, j]
+        r = v - sum((b @ v) * b for b in basis)
+        if np.linalg.norm(r) > rtol * max(np.linalg.norm(v), 1e-300):
+            keep.append(j)
+            basis.append(r / np.linalg.norm(r))
+    return keep
+

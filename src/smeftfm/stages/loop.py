@@ -136,7 +136,16 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
     from ..atomic import atomic_dir
     from ..data.events import sample_events, tilt_weights
     from ..device import pick_device
-    from ..models.informer import EventPool, InformerConfig, encode, event_lifts, pooled, probe_r2, train_informer
+    from ..models.informer import (
+        EventPool,
+        InformerConfig,
+        distinct_columns,
+        encode,
+        event_lifts,
+        pooled,
+        probe_r2,
+        train_informer,
+    )
     from ..models.ridge import RidgeHead
     from ..physics.morphing import term_names
 
@@ -216,7 +225,8 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
         med = np.median(r2, axis=0)
         med_sm = np.median(np.array(per_seed_sm), axis=0)
         tan = [i for i, n in enumerate(names) if n.startswith("lin:")]
-        cur = [i for i, n in enumerate(names) if n.startswith("quad:")]
+        cur_all = [i for i, n in enumerate(names) if n.startswith("quad:")]
+        cur = [cur_all[j] for j in distinct_columns(y_test[:, cur_all], w_test)]  # distinct functions only
         metrics = json_safe({
             "probe_r2": {n: [float(x) for x in r2[:, i]] for i, n in enumerate(names)},
             "probe_r2_median": {n: float(med[i]) for i, n in enumerate(names)},
@@ -224,6 +234,8 @@ def run_informer(params: Params, out_dir: Path, metrics_path: Path) -> dict:
             "tangent_r2_median": float(np.median(med[tan])),
             "tangent_r2_min": float(np.min(med[tan])),
             "curvature_r2_median": float(np.median(med[cur])),
+            "curvature_terms_distinct": [names[i] for i in cur],
+            "curvature_r2_median_all_terms": float(np.median(med[cur_all])),
             "contract_tangent_r2_ge_0p99": bool(np.min(med[tan]) >= 0.99),
             "probe_r2_sm_sample_median": {n: float(med_sm[i]) for i, n in enumerate(names)},
             "tangent_r2_sm_sample_median": float(np.median(med_sm[tan])),
