@@ -248,8 +248,7 @@ class LoopPaperParams(Section):
     """The authors' published setting (``docs/aletheia.md`` §6): probe window, floor, pools, unlock and extend rules."""
 
     mll_window: tuple[float, float] = (300.0, 2500.0)
-    eta_max: float = Field(10.0, gt=0, description="muon |eta| bound; 10 = effectively no cut (kinematics binds)")
-    pt_min: float = Field(0.0, ge=0, description="muon p_T cut in GeV; 0 = none")
+    lepton_cuts: bool = Field(False, description="false: no muon cuts (|eta| < 10, p_T > 0; kinematics bind)")
     floor: float = Field(0.30, gt=0)
     patience: int = Field(3, ge=1, description="silence window: consecutive passed audits that complete a tier")
     pool: Literal["grid", "box"] = "grid"

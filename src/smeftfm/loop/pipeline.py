@@ -149,7 +149,7 @@ def paper_variant(params, tiers, traced: Traced, out: StudyResult) -> dict:
     return {**block(res), "exact": block(res_exact),
             "settings": {"mll_window": list(params.loop.paper.mll_window), "floor": settings.floor,
                          "patience": settings.patience, "pool": settings.pool, "extend_rule": settings.extend_rule,
-                         "eta_max": acc.eta_max, "pt_min": acc.pt_min},
+                         "lepton_cuts": bool(acc.lepton_cuts)},
             "acceptance_fraction_of_no_cut_rate": float(side.sigma_terms[0] / nocut)}
 
 
