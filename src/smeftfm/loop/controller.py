@@ -322,24 +322,29 @@ class Loop:
             action = "acquire" if c_new is not None else "pool_exhausted"
             max_ext = 1 if s.extend_rule == "fingerprint" else pre.n_columns
             while extension != "none" and n_ext < max_ext and fires(post):
+                old = (psi, proj, r, val_post)
                 psi, a, sh = self._extend(psi, extension, np.array(hist_c), l_hist, r, proj,
                                           f"cycle{cycle}.{n_ext}", ext_rng)
                 proj = self.projector(psi)
                 r = proj.residual(l_hist)
                 new_post = Spectrum.of(r)
                 val_post = Spectrum.of(proj.residual_valid(l_hist, lv_hist))
-                events.append(("psi_extend", {
-                    "psi_dim": psi.dim, "sigma1_pre": post.sigma1, "sigma1_post": new_post.sigma1,
-                    "collapse": post.sigma1 / new_post.sigma1 if new_post.sigma1 > 0 else float("inf"),
-                    "sigma1_val_post": val_post.sigma1, "alignment": a, "mode": extension,
-                    "leading_share": sh, "tier": tier.name,
-                }))
+                info = {"psi_dim": psi.dim, "sigma1_pre": post.sigma1, "sigma1_post": new_post.sigma1,
+                        "collapse": post.sigma1 / new_post.sigma1 if new_post.sigma1 > 0 else float("inf"),
+                        "sigma1_val_post": val_post.sigma1, "alignment": a, "mode": extension,
+                        "leading_share": sh, "tier": tier.name}
+                if new_post.sigma1 > 0.999 * post.sigma1 and extension != "random":
+                    # the fitted function does not lower sigma_1 (a fit the dictionary cannot express): not kept
+                    psi, proj, r, val_post = old
+                    events.append(("psi_extend_rejected", info))
+                    break
+                events.append(("psi_extend", info))
                 if n_ext == 0:
                     align, share = a, sh
                 n_ext += 1
                 stalled = new_post.sigma1 > 0.999 * post.sigma1
                 post = new_post
-                if stalled:  # the appended function does not reduce sigma_1 (e.g. a poor fit): stop extending
+                if stalled:  # the random control: one append per firing
                     break
             if n_ext:
                 action = "psi_extend"
