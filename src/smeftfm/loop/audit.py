@@ -26,6 +26,8 @@ import numpy as np
 from ..errors import SmeftfmError
 from .residual import RANK_RTOL, orthonormal_basis
 
+__all__ = ["Audit", "Projector", "audit_pool"]
+
 
 @dataclass(frozen=True)
 class Projector:

@@ -26,6 +26,8 @@ from .audit import Projector
 from .basis import FeatureDictionary, Psi
 from .likelihood import LogLikelihoodRatio
 
+__all__ = ["Checkpoint", "checkpoints", "feature_function", "informer_psi", "tangent_r2"]
+
 _NAME = re.compile(r"encoder_seed(\d+)(?:_step(\d+))?\.pt$")
 
 

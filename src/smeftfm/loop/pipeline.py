@@ -29,6 +29,9 @@ from .study import (
     summary_row,
 )
 
+__all__ = ["StudyResult", "controls_and_scan", "default_variant", "informer_loop", "paper_variant", "run_study",
+           "scorecard"]
+
 Traced = Callable[..., LoopResult]
 
 

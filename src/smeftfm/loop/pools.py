@@ -18,6 +18,8 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["GRID_VALUES", "box_pool", "grid_pool", "tier_pool", "tier_shares"]
+
 GRID_VALUES = (0.3, 0.5, 0.7)
 
 

@@ -23,6 +23,10 @@ from .basis import FeatureDictionary, Psi
 from .controller import FitSet, Loop, LoopResult, LoopSettings, Tier, collapse_factors, unlock_triggered_extension
 from .likelihood import LogLikelihoodRatio, probe_set
 
+__all__ = ["GATES", "NO_CUT_ETA", "OracleSide", "PASS_FRACTION", "build_draw", "cycles_or_cap", "gate_summary",
+           "oracle_side", "paper_acceptance", "paper_settings", "run_gates", "run_seeds", "settings_from_params",
+           "spread", "summary_row"]
+
 GATES = ("extension_occurred", "all_tiers_unlocked", "manifold_completed", "acquisition_no_slower_than_random")
 PASS_FRACTION = 0.8
 

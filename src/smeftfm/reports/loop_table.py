@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+__all__ = ["PAPER_TABLE2", "gates_md", "informer_md", "loop_table_markdown", "scan_md", "side_by_side", "table2"]
+
 PAPER_TABLE2 = (
     "| cycle | dim ψ | σ₁ (pre) | σ₁ (post) | action |\n|---|---|---|---|---|\n"
     "| 0 | 5 | 4.03 | 4.03 | fingerprint fires |\n| 1 | 6 | 5.36 | 0.173 | ψ-extend |\n"
