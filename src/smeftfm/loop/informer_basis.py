@@ -6,8 +6,8 @@ Two feature sets per checkpoint: ``full`` (the encoder output: standardised inpu
 ``encoder_seed{s}_step{k}.pt`` snapshots, step 0 = untrained).
 
 The identifiability read-out (``docs/aletheia.md`` §7) compares, per checkpoint, the loop's residual sigma_1 with
-the tangent R^2 of the same basis on the same events: the linear probe ``[1, phi] -> lin:k/SM`` fitted on the
-probe events and scored on the validation events (:func:`tangent_r2`).
+the tangent R^2 of the same basis on the same events: the fraction of each tangent ``lin:k/SM`` inside
+span([1, phi]) on the validation events (:func:`tangent_r2`).
 """
 
 from __future__ import annotations
@@ -86,9 +86,13 @@ def informer_psi(phi: Callable, width: int, kmap: KinematicMap, dictionary: Feat
 
 
 def tangent_r2(proj: Projector, probe: LogLikelihoodRatio, valid: LogLikelihoodRatio) -> np.ndarray:
-    """Held-out R^2 per tangent ``lin:k/SM`` of the linear probe on span(psi): fitted on the probe events, scored
-    on the validation events (``[K]``)."""
+    """R^2 per tangent ``lin:k/SM`` of span(psi) on the validation events (``[K]``): the fraction of the tangent's
+    variance inside span(psi) there, the same in-sample projection on fresh events as the loop's validation sigma_1.
+
+    (An unregularised probe fitted on the 4000 unweighted probe events and carried to the validation events is not
+    used: with ~200 features it extrapolates wildly into the sparsely populated tail, giving R^2 << 0.)
+    """
     tp, tv = probe.tangents(), valid.tangents()
-    res = proj.residual_valid_out_of_sample(tp, tv)
+    res = proj.residual_valid(tp, tv)
     ss = ((tv - tv.mean(axis=0)) ** 2).sum(axis=0)
     return 1.0 - (res**2).sum(axis=0) / ss

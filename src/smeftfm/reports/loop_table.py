@@ -92,8 +92,8 @@ def gates_md(m: dict) -> str:
 def informer_md(inf: dict | None) -> str:
     if not inf:
         return "(informer-driven loop not run)\n"
-    out = ["| checkpoint | features | dim ψ | tangent R² (min, held-out) | val σ₁ (last audit, max over pool) | "
-           "completed | cycles |", "|---|---|---|---|---|---|---|"]
+    out = ["| checkpoint | features | dim ψ | tangent R² in span(ψ), validation (min) | "
+           "val σ₁ (last audit, max over pool) | completed | cycles |", "|---|---|---|---|---|---|---|"]
     for r in inf["rows"]:
         out.append(f"| {r['checkpoint']} | {r['features']} | {r['psi_dim']} | {_f(r['tangent_r2_min'], 4)} | "
                    f"{_f(r['val_sigma1_final'])} | {r['completed']} | {_f(r['cycles'])} |")
