@@ -236,12 +236,20 @@ def loop(
     screen_json: Annotated[Path, typer.Option("--screen", help="screening output")] = Path(
         "data/screen/operators.json"
     ),
+    scorecard: Annotated[Path, typer.Option(help="contract JSON")] = Path("reports/metrics/aletheia_scorecard.json"),
+    informer_dir: Annotated[Path, typer.Option("--informer", help="trained informer checkpoints")] = Path(
+        "models/informer"
+    ),
+    informer_metrics: Annotated[Path, typer.Option(help="informer metrics JSON")] = Path(
+        "reports/metrics/informer.json"
+    ),
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """ALETHEIA complete-then-expand loop: arms, gates, controls; traced in MLflow (and OTLP when configured)."""
+    """ALETHEIA complete-then-expand loop: arms over seeds and probe draws, gates, controls, the authors' setting
+    and the informer-driven loop; traced in MLflow (and OTLP when configured)."""
     from .stages.loop import run_loop
 
-    m = run_loop(_params(params), screen_json, out, table, metrics)
+    m = run_loop(_params(params), screen_json, out, table, metrics, scorecard, informer_dir, informer_metrics)
     typer.echo(f"loop: gates passed {m['gates_passed']}/4, collapse first {m['collapse']['first']}, "
                f"cycles {m['cycles_to_completion']}")
 

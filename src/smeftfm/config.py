@@ -244,6 +244,26 @@ class LoopDictionaryParams(Section):
     rapidity_degree: int = Field(2, ge=0)
 
 
+class LoopPaperParams(Section):
+    """The authors' published setting (``docs/aletheia.md`` §6): probe window, floor, pools, unlock and extend rules."""
+
+    mll_window: tuple[float, float] = (300.0, 2500.0)
+    lepton_cuts: bool = Field(False, description="false: no muon cuts (|eta| < 10, p_T > 0; kinematics bind)")
+    floor: float = Field(0.30, gt=0)
+    patience: int = Field(3, ge=1, description="silence window: consecutive passed audits that complete a tier")
+    pool: Literal["grid", "box"] = "grid"
+    extend_rule: Literal["above_floor", "fingerprint"] = "above_floor"
+    candidates_after_unlock: Literal["new_tier", "all"] = "new_tier"
+
+
+class LoopInformerParams(Section):
+    """The informer-driven loop: psi_0 = [1, trained ManifoldInformer features] (``docs/aletheia.md`` §7)."""
+
+    enabled: bool = True
+    extension: Literal["none", "kinematic", "exact"] = Field(
+        "none", description="none: the basis alone must complete (a pure test of the informer's span)")
+
+
 class LoopParams(Section):
     """ALETHEIA complete-then-expand loop (``docs/aletheia.md``). sigma values: sqrt(sum over probe events of l^2)."""
 
@@ -255,13 +275,19 @@ class LoopParams(Section):
     fingerprint: float = Field(2.0, gt=1, description="sigma_1/sigma_2 above which one direction dominates")
     patience: int = Field(2, ge=1, description="consecutive passed completion audits that complete a tier")
     max_cycles: int = Field(30, gt=0)
-    n_candidates: int = Field(256, gt=0)
-    coeff_max: float = Field(1.0, gt=0, description="candidate box |C| <= coeff_max at Lambda")
-    extension: Literal["exact", "dictionary"] = "exact"
+    n_candidates: int = Field(256, gt=0, description="candidate working points per tier and cycle")
+    coeff_max: float = Field(3.0, gt=0, description="candidate box |C| <= coeff_max at Lambda")
+    candidates_after_unlock: Literal["new_tier", "all"] = "new_tier"
+    extension: Literal["kinematic", "exact", "dictionary"] = "kinematic"
+    n_fit: int = Field(20000, ge=100, description="events of the independent set kinematic extensions are fitted on")
+    fit_mass_tilt: float = Field(3.0, ge=0, description="fit events drawn from p_SM (m/m_lo)^k, weighted back")
     dictionary: LoopDictionaryParams = LoopDictionaryParams()
     epig_ridge: float = Field(1e-3, gt=0)
-    random_seeds: int = Field(5, ge=1, description="seeds of the random arm")
-    coeff_scan: list[float] = [3.0, 10.0]
+    seeds: list[int] = Field([11, 12, 13, 14, 15], min_length=1, description="loop seeds (pools, random arm)")
+    probe_draws: int = Field(2, ge=1, description="independent probe/validation/fit event draws")
+    coeff_scan: list[float] = [1.0, 10.0]
+    paper: LoopPaperParams = LoopPaperParams()
+    informer: LoopInformerParams = LoopInformerParams()
     seed: int = 11
 
     @field_validator("coeff_scan")
@@ -287,6 +313,7 @@ class InformerParams(Section):
     var_weight: float = Field(1.0, ge=0)
     cov_weight: float = Field(0.04, ge=0)
     coeff_max: float = Field(10.0, gt=0, description="training working points |C| <= coeff_max at Lambda")
+    aux_weight: float = Field(0.0, ge=0, description="supervised auxiliary objective (features -> tangents); 0 = JEPA")
     n_pool: int = Field(50_000, ge=1000, description="SM events resampled into views")
     mass_tilt: float = Field(3.0, ge=0, description="pool and probe events drawn from p_SM (m/m_lo)^k, weighted back")
     n_probe: int = Field(20000, ge=50, description="held-out probe events scoring the linear probe")

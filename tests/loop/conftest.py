@@ -36,15 +36,27 @@ def llr_pair(oracle, sigma_terms):
 
 
 @pytest.fixture(scope="session")
-def make_loop(oracle, llr_pair):
+def fit_set(oracle, sigma_terms):
+    """An independent mass-tilted fit event set (8000 events, k = 3) with its importance weights."""
+    from smeftfm.data.events import tilt_weights
+    from smeftfm.loop.controller import FitSet
+    from smeftfm.loop.likelihood import LogLikelihoodRatio, probe_set
+
+    ps = probe_set(oracle, 8000, np.random.default_rng(77), mass_tilt=3.0)
+    return FitSet(LogLikelihoodRatio(ps, sigma_terms, 4), tilt_weights(ps.m, 3.0, oracle.acceptance.m_lo))
+
+
+@pytest.fixture(scope="session")
+def make_loop(oracle, llr_pair, fit_set):
     from smeftfm.loop.basis import FeatureDictionary
     from smeftfm.loop.controller import Loop, LoopSettings, Tier
     from smeftfm.physics.kinematics import KinematicMap
 
-    def _make(**kw) -> Loop:
+    def _make(base_psi=None, **kw) -> Loop:
         settings = LoopSettings(tiers=(Tier("leading", OPS[:2]), Tier("subleading", OPS[2:])),
                                 n_candidates=64, **kw)
         kmap = KinematicMap.from_oracle(oracle)
-        return Loop(*llr_pair, kmap, FeatureDictionary(kmap, 4, 2, 1), settings, OPS)
+        return Loop(*llr_pair, kmap, FeatureDictionary(kmap, 6, 4, 1), settings, OPS, fit=fit_set,
+                    base_psi=base_psi)
 
     return _make

@@ -15,12 +15,12 @@ REQUIRED = {"cycle", "tier", "psi_dim", "sigma1_pre", "sigma1_post", "sigma_rati
 
 @pytest.fixture(scope="module")
 def traced_result(make_loop):
-    return make_loop(coeff_max=10.0, max_cycles=14)
+    return make_loop(coeff_max=3.0, max_cycles=20)
 
 
 def _run(loop, tracer):
     tracer.start(ROOT_SPAN, {"arm": "residual_energy"})
-    res = loop.run("residual_energy", tracer=tracer)
+    res = loop.run("residual_energy", extension="exact", tracer=tracer)
     tracer.close({"completed": res.completed})
     return res
 

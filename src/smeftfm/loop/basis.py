@@ -17,6 +17,7 @@ Coordinates (all dimensionless, in [-1, 1] inside the acceptance):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -107,6 +108,9 @@ class Psi:
     kmap: KinematicMap
     dictionary: FeatureDictionary
     appended: tuple[AppendedFeature, ...] = ()
+    base_features: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+    """Replaces the mass polynomials when given: psi_0 = [1, base_features(m, y, cos)] (``init_dim`` columns),
+    e.g. a trained encoder's per-event features (:mod:`smeftfm.loop.informer_basis`)."""
 
     @property
     def dim(self) -> int:
@@ -138,7 +142,14 @@ class Psi:
         ``dictionary_values`` may pass precomputed ``D(x)``; ``llr`` (a
         :class:`~smeftfm.loop.likelihood.LogLikelihoodRatio` on the same events) is needed for morphing features.
         """
-        cols = [mass_polynomials(m, self.init_dim, self.kmap)]
+        if self.base_features is None:
+            cols = [mass_polynomials(m, self.init_dim, self.kmap)]
+        else:
+            feats = np.asarray(self.base_features(m, y, cos_cs), dtype=np.float64)
+            if feats.shape != (np.shape(m)[0], self.init_dim - 1):
+                raise SmeftfmError(f"base features have shape {feats.shape}, expected ({np.shape(m)[0]}, "
+                                   f"{self.init_dim - 1}); build Psi with init_dim = 1 + number of features")
+            cols = [np.ones((feats.shape[0], 1)), feats]
         d = dictionary_values
         for a in self.appended:
             if a.kind == "dictionary":

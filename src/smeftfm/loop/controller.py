@@ -1,14 +1,19 @@
-r"""The complete-then-expand controller: acquire, residualise, psi-extend, unlock the next tier, stop.
+"""The complete-then-expand controller: acquire, residualise, psi-extend, audit, unlock the next tier, stop.
 
 One cycle (``docs/aletheia.md`` has the precise definitions):
 
-1. draw the candidate pool over the unlocked operators and acquire one working point with the chosen arm;
-2. append its log-likelihood ratio to the history; R = (I - P_psi) [l_C1 ... l_Ck] on the probe events;
+1. draw the candidate pools (one per unlocked tier; the acquisition uses the newest tier's pool after an unlock
+   by default) and acquire one working point with the chosen arm;
+2. append its log-likelihood ratio to the arm's history; R = (I - P_psi) [l_C1 ... l_Ck] on the probe events;
    record sigma_1 (pre), sigma_2 and the fingerprint sigma_1/sigma_2;
-3. if sigma_1 > floor and (k >= 2 and sigma_1/sigma_2 > fingerprint): psi-extend with the dictionary function
-   closest to the dominant left singular vector u_1, record sigma_1 (post) (on the probe and the validation set);
-4. if sigma_1 (pre) <= floor for ``patience`` consecutive acquisitions, the active tier is complete: unlock the next
-   tier, or end the loop after the last one.
+3. if the extension rule fires (sigma_1 > floor and, by default, k >= 2 and sigma_1/sigma_2 > fingerprint):
+   psi-extend with a function of the event along the dominant residual direction (``kinematic``: a dictionary
+   function of (m_ll, y, cos theta_CS) fitted on an independent event set; ``exact``: the oracle's own morphing
+   combination, the upper bound), record sigma_1 (post) on the probe and the validation set and the direction's
+   tier composition;
+4. the completion audit (:mod:`smeftfm.loop.audit`, arm independent): every candidate of every unlocked tier must
+   leave sigma_1 <= floor on the probe and the validation events; ``patience`` consecutive passes complete the
+   active tier: unlock the next tier, or end the loop after the last one.
 
 ``extension='none'`` and ``'random'`` are the controls (no extension; a random dictionary function appended instead
 of the fitted direction).
@@ -28,13 +33,16 @@ import pandas as pd
 from ..errors import SmeftfmError
 from ..models.ridge import RidgeHead
 from ..physics.kinematics import KinematicMap
-from .acquisition import ARMS, candidate_pool, choose, residual_energy_scores
+from .acquisition import ARMS, choose
+from .audit import Audit, Projector, audit_pool
 from .basis import FeatureDictionary, Psi
 from .likelihood import LogLikelihoodRatio
-from .residual import Spectrum, fit_direction, leading_singular_vectors, orthonormal_basis, residualise
+from .pools import box_pool, tier_pool, tier_shares
+from .residual import Spectrum, fit_direction, fit_gram, fit_weighted, leading_singular_vectors
 from .tracing import NullTracer
 
-Extension = Literal["exact", "dictionary", "none", "random"]
+Extension = Literal["kinematic", "exact", "dictionary", "none", "random"]
+EXTENSIONS: tuple[str, ...] = ("kinematic", "exact", "dictionary", "none", "random")
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,13 @@ class Tier:
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """Fixed hyper-parameters of the loop (units: sigma in sqrt(sum_events l^2), coefficients at Lambda)."""
+    """Fixed hyper-parameters of the loop (units: sigma in sqrt(sum_events l^2), coefficients at Lambda).
+
+    ``pool``: 'box' (uniform, ``n_candidates`` per tier and cycle) or 'grid' (the authors' fixed 9-point positive
+    pools); ``candidates_after_unlock``: 'new_tier' (clean tiers) or 'all' (the box over every unlocked operator);
+    ``extend_rule``: 'fingerprint' (one extension when sigma_1 > floor, >= 2 columns and sigma_1/sigma_2 >
+    fingerprint) or 'above_floor' (extend while sigma_1 > floor, at most once per acquired column).
+    """
 
     tiers: tuple[Tier, ...]
     psi_init_dim: int = 5
@@ -60,6 +74,10 @@ class LoopSettings:
     ridge: float = 1e-3
     fit_ridge_rel: float = 1e-8
     seed: int = 11
+    pool: Literal["box", "grid"] = "box"
+    candidates_after_unlock: Literal["new_tier", "all"] = "new_tier"
+    extend_rule: Literal["fingerprint", "above_floor"] = "fingerprint"
+    final_check_factor: int = 4
 
     def __post_init__(self) -> None:
         if not self.tiers or any(not t.operators for t in self.tiers):
@@ -69,6 +87,10 @@ class LoopSettings:
             raise SmeftfmError(f"an operator appears in two tiers: {ops}; each operator belongs to one tier")
         if self.floor <= 0 or self.fingerprint <= 1 or self.patience < 1 or self.max_cycles < 1:
             raise SmeftfmError("need loop.floor > 0, loop.fingerprint > 1, loop.patience >= 1, loop.max_cycles >= 1")
+        if self.pool not in ("box", "grid") or self.candidates_after_unlock not in ("new_tier", "all") \
+                or self.extend_rule not in ("fingerprint", "above_floor"):
+            raise SmeftfmError("loop pool must be box|grid, candidates_after_unlock new_tier|all, "
+                               "extend_rule fingerprint|above_floor")
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -97,6 +119,10 @@ class CycleRecord:
     coeffs: list[float]
     events: list[tuple[str, dict]] = field(default_factory=list)
     seconds: float = 0.0
+    audit_sigma1_val: float = float("nan")
+    audit_n_above: int = 0
+    n_extensions: int = 0
+    leading_share: float = float("nan")
 
 
 @dataclass
@@ -112,15 +138,21 @@ class LoopResult:
     unlocked: list[str]
     n_tiers: int
     psi: Psi
+    final_check_val_sigma1: float | None = None
+    coeff_max: float = float("nan")
 
     @property
     def cycles_to_completion(self) -> int | None:
-        """Number of acquisitions until the last tier completed (None if it never did)."""
+        """Number of cycles until the last tier completed (None if it never did)."""
         return len(self.records) if self.completed else None
 
     @property
     def extensions(self) -> list[CycleRecord]:
-        return [r for r in self.records if r.action == "psi_extend"]
+        return [r for r in self.records if r.n_extensions > 0 or r.action == "psi_extend"]
+
+    @property
+    def n_extensions(self) -> int:
+        return int(sum(max(r.n_extensions, int(r.action == "psi_extend")) for r in self.records))
 
     def frame(self) -> pd.DataFrame:
         rows = []
@@ -147,43 +179,108 @@ def _context_keys(l_cols: np.ndarray, q: np.ndarray) -> np.ndarray:
     return w.T @ qh - qh.mean(axis=0)[None, :]
 
 
+@dataclass(frozen=True)
+class FitSet:
+    """An independent event set (weighted back to the SM) on which kinematic extensions are fitted."""
+
+    llr: LogLikelihoodRatio
+    weights: np.ndarray
+
+
 class Loop:
-    """Holds the precomputed probe/validation quantities and runs the controller for one arm."""
+    """Holds the precomputed probe/validation quantities and runs the controller for one arm.
+
+    ``fit``: the event set the ``kinematic`` extension is fitted on (required for that mode); ``base_psi``: the
+    initial psi (default: the mass polynomials of dimension ``settings.psi_init_dim``).
+    """
 
     def __init__(self, probe: LogLikelihoodRatio, valid: LogLikelihoodRatio, kmap: KinematicMap,
-                 dictionary: FeatureDictionary, settings: LoopSettings, operators: Sequence[str]):
+                 dictionary: FeatureDictionary, settings: LoopSettings, operators: Sequence[str],
+                 fit: FitSet | None = None, base_psi: Psi | None = None):
         self.probe, self.valid, self.kmap, self.dictionary, self.s = probe, valid, kmap, dictionary, settings
+        self.fit = fit
         self.operators = tuple(operators)
         if set(self.operators) != set(settings.operators):
             raise SmeftfmError(f"the oracle's operators {self.operators} differ from the tiers' {settings.operators}")
-        if probe.n_operators != len(self.operators) or valid.n_operators != len(self.operators):
-            raise SmeftfmError("probe terms were built for a different operator set; rebuild the probe sets")
+        for ll in (probe, valid) + ((fit.llr,) if fit is not None else ()):
+            if ll.n_operators != len(self.operators):
+                raise SmeftfmError("probe terms were built for a different operator set; rebuild the probe sets")
         p, v = probe.probe, valid.probe
         self.d_probe = dictionary(p.m, p.y, p.cos)
         self.d_valid = dictionary(v.m, v.y, v.cos)
+        self.d_fit = None if fit is None else dictionary(fit.llr.probe.m, fit.llr.probe.y, fit.llr.probe.cos)
+        self._fit_gram = None  # D^T W D on the fit set (fixed), computed on the first kinematic extension
         self.tier_masks = [np.isin(self.operators, t.operators) for t in settings.tiers]
+        self.base_psi = base_psi or Psi(settings.psi_init_dim, kmap, dictionary)
 
-    def _bases(self, psi: Psi) -> tuple[np.ndarray, np.ndarray]:
+    def projector(self, psi: Psi) -> Projector:
+        """span(psi) fitted on the probe events (and its out-of-sample map to the validation events)."""
         p, v = self.probe.probe, self.valid.probe
-        q = orthonormal_basis(psi.evaluate(p.m, p.y, p.cos, self.d_probe, self.probe))
-        qv = orthonormal_basis(psi.evaluate(v.m, v.y, v.cos, self.d_valid, self.valid))
-        return q, qv
+        return Projector.fit(psi.evaluate(p.m, p.y, p.cos, self.d_probe, self.probe),
+                             psi.evaluate(v.m, v.y, v.cos, self.d_valid, self.valid))
 
-    def run(self, arm: str = "residual_energy", extension: Extension = "exact", seed: int | None = None,
+    # ------------------------------------------------------------------------------------------ pools
+    def pools(self, seed: int, cycle: int, n_unlocked: int, n: int | None = None) -> list[np.ndarray]:
+        """The candidate pool of each unlocked tier in this cycle."""
+        s = self.s
+        return [tier_pool(s.pool, seed, cycle, t, self.tier_masks[t], s.coeff_max, n or s.n_candidates)
+                for t in range(n_unlocked)]
+
+    def acquisition_pool(self, seed: int, cycle: int, n_unlocked: int, pools: list[np.ndarray]) -> np.ndarray:
+        s = self.s
+        if s.candidates_after_unlock == "new_tier" or n_unlocked == 1 or s.pool == "grid":
+            return pools[n_unlocked - 1]
+        unlocked = np.any(self.tier_masks[:n_unlocked], axis=0)
+        return box_pool(np.random.default_rng([seed, cycle, 1009]), unlocked, s.coeff_max, s.n_candidates)
+
+    def audit(self, proj: Projector, pools: list[np.ndarray]) -> Audit:
+        """The completion audit over the candidates of every unlocked tier (independent of any history)."""
+        c = np.concatenate(pools, axis=0)
+        return audit_pool(proj, self.probe(c), self.valid(c), self.s.floor)
+
+    def final_check(self, proj: Projector, seed: int, n_unlocked: int) -> float:
+        """Largest validation sigma_1 over a fresh pool (``final_check_factor`` x larger) at completion."""
+        n = self.s.n_candidates * self.s.final_check_factor
+        pools = self.pools(seed + 1_000_003, 0, n_unlocked, n)
+        return self.audit(proj, pools).max_valid
+
+    # ------------------------------------------------------------------------------------------ extension
+    def _extend(self, psi: Psi, mode: str, hist_c: np.ndarray, l_hist: np.ndarray, r: np.ndarray,
+                proj: Projector, label: str, rng: np.random.Generator) -> tuple[Psi, float, float]:
+        """One psi-extension along the dominant residual direction: (new psi, alignment, leading-tier share)."""
+        u1, v1 = leading_singular_vectors(r)
+        share = float(tier_shares(hist_c, v1, self.tier_masks)[0])
+        if mode == "exact":
+            return psi.extend_morphing(hist_c, v1, label), 1.0, share
+        if mode == "kinematic":
+            if self.fit is None:
+                raise SmeftfmError("the kinematic extension needs an independent fit event set (Loop(fit=...))")
+            if self._fit_gram is None:
+                self._fit_gram = fit_gram(self.d_fit, self.fit.weights, self.s.fit_ridge_rel)
+            beta = fit_weighted(self.fit.llr(hist_c) @ v1, self.d_fit, self.fit.weights, gram=self._fit_gram)
+        elif mode == "dictionary":
+            beta = fit_direction(u1, self.d_probe, self.s.fit_ridge_rel)
+        else:  # random control
+            beta = rng.standard_normal(self.dictionary.size)
+        g_res = proj.residual(self.d_probe @ beta)
+        align = float((u1 @ g_res) ** 2 / max(g_res @ g_res, 1e-300))
+        return psi.extend_dictionary(beta, label), align, share
+
+    # ------------------------------------------------------------------------------------------ run
+    def run(self, arm: str = "residual_energy", extension: Extension = "kinematic", seed: int | None = None,
             tracer=None, max_cycles: int | None = None) -> LoopResult:
-        """Run the loop until the last tier completes or ``max_cycles`` acquisitions were made."""
+        """Run the loop until the last tier completes or ``max_cycles`` cycles were made."""
         if arm not in ARMS:
             raise SmeftfmError(f"unknown acquisition arm '{arm}'; use one of {ARMS}")
-        if extension not in ("exact", "dictionary", "none", "random"):
-            raise SmeftfmError(f"unknown extension mode '{extension}'; use exact, dictionary, none or random")
+        if extension not in EXTENSIONS:
+            raise SmeftfmError(f"unknown extension mode '{extension}'; use one of {EXTENSIONS}")
         s = self.s
         seed = s.seed if seed is None else seed
         tracer = tracer or NullTracer()
         arm_rng = np.random.default_rng([seed, 7919, ARMS.index(arm)])
         ext_rng = np.random.default_rng([seed, 104729])
-        c_max = np.full(len(self.operators), s.coeff_max)
-        psi = Psi(s.psi_init_dim, self.kmap, self.dictionary)
-        q, qv = self._bases(psi)
+        psi = self.base_psi
+        proj = self.projector(psi)
         n_unlocked, streak, completed = 1, 0, False
         hist_c: list[np.ndarray] = []
         l_hist = np.zeros((self.probe.probe.n, 0))
@@ -192,66 +289,76 @@ class Loop:
         for cycle in range(max_cycles or s.max_cycles):
             t0 = time.perf_counter()
             tier = s.tiers[n_unlocked - 1]
-            unlocked = np.any(self.tier_masks[:n_unlocked], axis=0)
-            pool = candidate_pool(np.random.default_rng([s.seed, cycle]), unlocked, c_max, s.n_candidates)
-            l_cand = self.probe(pool)
-            r_cand = residualise(q, l_cand)
-            r_hist = residualise(q, l_hist)
-            head = keys_cand = None
-            if arm == "epig":
-                keys_cand = _context_keys(l_cand, q)
-                # ridge head over the acquired context rows (values: the EMA-free analogue, the rows themselves)
-                keys_hist = _context_keys(l_hist, q) if hist_c else np.zeros((0, q.shape[1]))
-                head = RidgeHead.fit(keys_hist, keys_hist, s.ridge)
-            j, score = choose(arm, arm_rng, r_hist=r_hist, r_cand=r_cand, head=head, keys_cand=keys_cand)
-            c_new = pool[j]
-            hist_c.append(c_new)
-            l_hist = np.concatenate([l_hist, l_cand[:, j : j + 1]], axis=1)
-            lv_hist = np.concatenate([lv_hist, self.valid(c_new[None, :])], axis=1)
-            r = residualise(q, l_hist)
-            pre, val_pre = Spectrum.of(r), Spectrum.of(residualise(qv, lv_hist))
-            fired = pre.sigma1 > s.floor and pre.n_columns >= 2 and pre.ratio > s.fingerprint
-            post, val_post, fit_r2 = pre, val_pre, float("nan")
+            pools = self.pools(seed, cycle, n_unlocked)
+            cand = self.acquisition_pool(seed, cycle, n_unlocked, pools)
+            if s.pool == "grid" and hist_c:  # a fixed pool: acquire each point once
+                seen = np.array(hist_c)
+                cand = cand[~np.any(np.all(np.isclose(cand[:, None, :], seen[None]), axis=2), axis=1)]
+            score, c_new = float("nan"), None
+            if cand.shape[0]:
+                l_cand = self.probe(cand)
+                head = keys_cand = None
+                if arm == "epig":
+                    keys_cand = _context_keys(l_cand, proj.q)
+                    keys_hist = _context_keys(l_hist, proj.q) if hist_c else np.zeros((0, proj.rank))
+                    head = RidgeHead.fit(keys_hist, keys_hist, s.ridge)
+                j, score = choose(arm, arm_rng, r_hist=proj.residual(l_hist), r_cand=proj.residual(l_cand),
+                                  head=head, keys_cand=keys_cand)
+                c_new = cand[j]
+                hist_c.append(c_new)
+                l_hist = np.concatenate([l_hist, l_cand[:, j : j + 1]], axis=1)
+                lv_hist = np.concatenate([lv_hist, self.valid(c_new[None, :])], axis=1)
+            r = proj.residual(l_hist)
+            pre, val_pre = Spectrum.of(r), Spectrum.of(proj.residual_valid(l_hist, lv_hist))
+
+            def fires(sp: Spectrum) -> bool:
+                if sp.sigma1 <= s.floor:
+                    return False
+                return s.extend_rule == "above_floor" or (sp.n_columns >= 2 and sp.ratio > s.fingerprint)
+
+            fired = fires(pre)
+            post, val_post, align, share, n_ext = pre, val_pre, float("nan"), float("nan"), 0
             events: list[tuple[str, dict]] = []
-            action = "acquire"
-            if fired and extension != "none":
-                u1, v1 = leading_singular_vectors(r)
-                label = f"cycle{cycle}"
-                if extension == "exact":
-                    psi = psi.extend_morphing(np.array(hist_c), v1, label)
-                    g = l_hist @ v1
-                else:
-                    beta = (fit_direction(u1, self.d_probe, s.fit_ridge_rel) if extension == "dictionary"
-                            else ext_rng.standard_normal(self.dictionary.size))
-                    psi = psi.extend_dictionary(beta, label)
-                    g = self.d_probe @ beta
-                # how much of u_1 the appended function carries beyond the old span (1 = all of it)
-                g_res = residualise(q, g)
-                fit_r2 = float((u1 @ g_res) ** 2 / max(g_res @ g_res, 1e-300))
-                q, qv = self._bases(psi)
-                post = Spectrum.of(residualise(q, l_hist))
-                val_post = Spectrum.of(residualise(qv, lv_hist))
+            action = "acquire" if c_new is not None else "pool_exhausted"
+            max_ext = 1 if s.extend_rule == "fingerprint" else pre.n_columns
+            while extension != "none" and n_ext < max_ext and fires(post):
+                old = (psi, proj, r, val_post)
+                psi, a, sh = self._extend(psi, extension, np.array(hist_c), l_hist, r, proj,
+                                          f"cycle{cycle}.{n_ext}", ext_rng)
+                proj = self.projector(psi)
+                r = proj.residual(l_hist)
+                new_post = Spectrum.of(r)
+                val_post = Spectrum.of(proj.residual_valid(l_hist, lv_hist))
+                info = {"psi_dim": psi.dim, "sigma1_pre": post.sigma1, "sigma1_post": new_post.sigma1,
+                        "collapse": post.sigma1 / new_post.sigma1 if new_post.sigma1 > 0 else float("inf"),
+                        "sigma1_val_post": val_post.sigma1, "alignment": a, "mode": extension,
+                        "leading_share": sh, "tier": tier.name}
+                if new_post.sigma1 > 0.999 * post.sigma1 and extension != "random":
+                    # the fitted function does not lower sigma_1 (a fit the dictionary cannot express): not kept
+                    psi, proj, r, val_post = old
+                    events.append(("psi_extend_rejected", info))
+                    break
+                events.append(("psi_extend", info))
+                if n_ext == 0:
+                    align, share = a, sh
+                n_ext += 1
+                stalled = new_post.sigma1 > 0.999 * post.sigma1
+                post = new_post
+                if stalled:  # the random control: one append per firing
+                    break
+            if n_ext:
                 action = "psi_extend"
-                events.append(("psi_extend", {
-                    "psi_dim": psi.dim, "sigma1_pre": pre.sigma1, "sigma1_post": post.sigma1,
-                    "collapse": pre.sigma1 / post.sigma1 if post.sigma1 > 0 else float("inf"),
-                    "sigma1_val_post": val_post.sigma1, "alignment": fit_r2, "mode": extension,
-                }))
             elif fired:
                 action = "fingerprint"
-            # completion audit (arm independent): could any candidate of this cycle's pool raise sigma_1 above
-            # the floor under the current psi?  max_C sigma_1([R | r_C]) over the pool, closed form.
-            if action == "psi_extend":
-                r, r_cand = residualise(q, l_hist), residualise(q, l_cand)
-            audit = float(np.sqrt(residual_energy_scores(r, r_cand).max()))
-            streak = streak + 1 if audit <= s.floor else 0
+            aud = self.audit(proj, pools)
+            streak = streak + 1 if aud.passed else 0
             if streak >= s.patience:
                 streak = 0
                 if n_unlocked < len(s.tiers):
                     n_unlocked += 1
                     action = "unlock_tier"
                     events.append(("unlock_tier", {"tier": s.tiers[n_unlocked - 1].name, "completed_tier": tier.name,
-                                                   "sigma1": pre.sigma1}))
+                                                   "sigma1": pre.sigma1, "audit_sigma1_val": aud.max_valid}))
                 else:
                     action = "complete"
                     completed = True
@@ -259,15 +366,19 @@ class Loop:
                 cycle=cycle, tier=tier.name, n_columns=pre.n_columns, psi_dim=psi.dim, sigma1_pre=pre.sigma1,
                 sigma2_pre=pre.sigma2, sigma_ratio=pre.ratio, sigma1_post=post.sigma1, sigma1_val_pre=val_pre.sigma1,
                 sigma1_val_post=val_post.sigma1, action=action, fingerprint_fired=bool(fired), score=score,
-                alignment=fit_r2, audit_sigma1=audit, coeffs=[float(x) for x in c_new], events=events,
-                seconds=time.perf_counter() - t0,
+                alignment=align, audit_sigma1=aud.max_probe,
+                coeffs=[float(x) for x in c_new] if c_new is not None else [],
+                events=events, seconds=time.perf_counter() - t0, audit_sigma1_val=aud.max_valid,
+                audit_n_above=aud.n_above, n_extensions=n_ext, leading_share=share,
             )
             tracer.record_cycle(rec)
             records.append(rec)
             if completed:
                 break
         unlocked_names = [t.name for t in s.tiers[:n_unlocked]]
-        return LoopResult(arm, extension, seed, self.operators, records, completed, unlocked_names, len(s.tiers), psi)
+        final = self.final_check(proj, seed, n_unlocked) if completed else None
+        return LoopResult(arm, extension, seed, self.operators, records, completed, unlocked_names, len(s.tiers), psi,
+                          final, s.coeff_max)
 
 
 # ---------------------------------------------------------------------------------------------- read-outs
@@ -286,7 +397,7 @@ def collapse_factors(res: LoopResult) -> dict[str, float]:
         "overall": r0.sigma1_pre / last.sigma1_post,
         "first_val": f.sigma1_val_pre / f.sigma1_val_post,
         "overall_val": r0.sigma1_val_pre / last.sigma1_val_post,
-        "n_extensions": len(ext),
+        "n_extensions": res.n_extensions,
     }
 
 
@@ -295,7 +406,7 @@ def unlock_triggered_extension(res: LoopResult) -> bool | None:
     idx = [i for i, r in enumerate(res.records) if r.action == "unlock_tier"]
     if not idx:
         return None
-    return any(r.action == "psi_extend" for r in res.records[idx[0] + 1 :])
+    return any(r.n_extensions > 0 or r.action == "psi_extend" for r in res.records[idx[0] + 1 :])
 
 
 def gates(main: LoopResult, randoms: Sequence[LoopResult]) -> dict[str, bool | float | None]:

@@ -83,11 +83,16 @@ class LogLikelihoodRatio:
         return t[:, 1 : 1 + self.n_operators] / t[:, :1]
 
 
-def probe_set(oracle, n: int, rng: np.random.Generator, coeffs: np.ndarray | None = None) -> ProbeSet:
-    """Draw ``n`` unweighted events at ``coeffs`` (default SM) in the acceptance and attach their quadratic terms."""
+def probe_set(oracle, n: int, rng: np.random.Generator, coeffs: np.ndarray | None = None,
+              mass_tilt: float = 0.0) -> ProbeSet:
+    """Draw ``n`` events at ``coeffs`` (default SM) in the acceptance and attach their quadratic terms.
+
+    ``mass_tilt`` = k > 0 draws from ``rate (m/m_lo)^k`` (weight them back with
+    :func:`smeftfm.data.events.tilt_weights`); 0 gives unweighted events.
+    """
     from ..data.events import sample_events
 
     c = np.zeros(len(oracle.operators)) if coeffs is None else np.asarray(coeffs, dtype=np.float64)
-    m, y, cos = sample_events(oracle, c, n, rng)
+    m, y, cos = sample_events(oracle, c, n, rng, mass_tilt=mass_tilt)
     terms = oracle.event_terms(m, y, cos, order="quadratic")
     return ProbeSet(np.asarray(m, float), np.asarray(y, float), np.asarray(cos, float), terms)

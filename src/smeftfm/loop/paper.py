@@ -10,4 +10,4 @@ __all__ = ["PAPER"]
 #: sigma_1 collapse factors (pre/post), psi-extensions, cycles to completion, and whether unlocking the vertex
 #: tier triggered an extension.
 PAPER = {"collapse_first": 31.0, "collapse_overall": 155.0, "n_extensions": 4, "cycles_to_completion": 10,
-         "unlock_triggers_extension": False}
+         "unlock_triggers_extension": False, "sigma1_cycle0": 4.03}

@@ -90,3 +90,28 @@ def fit_direction(target: np.ndarray, dictionary_values: np.ndarray, ridge_rel: 
     g = d.T @ d
     alpha = ridge_rel * np.trace(g) / g.shape[0]
     return np.linalg.solve(g + alpha * np.eye(g.shape[0]), d.T @ t)
+
+
+def fit_gram(dictionary_values: np.ndarray, weights: np.ndarray, ridge_rel: float = 1e-8) -> np.ndarray:
+    """``D^T W D + alpha I`` of a weighted ridge fit (``alpha = ridge_rel tr(D^T W D)/p``); reusable per fit set."""
+    d = np.asarray(dictionary_values, dtype=np.float64)
+    g = (d * np.asarray(weights, dtype=np.float64)[:, None]).T @ d
+    return g + ridge_rel * np.trace(g) / g.shape[0] * np.eye(g.shape[0])
+
+
+def fit_weighted(target: np.ndarray, dictionary_values: np.ndarray, weights: np.ndarray,
+                 ridge_rel: float = 1e-8, gram: np.ndarray | None = None) -> np.ndarray:
+    """Weighted ridge least squares ``min sum_i w_i (D_i beta - t_i)^2 + alpha |beta|^2`` (``alpha`` relative).
+
+    Used by the kinematic extension: ``t`` is the residual direction's log-likelihood-ratio combination evaluated
+    on an independent (mass-tilted, importance-weighted) fit event set, so the fitted function estimates the
+    SM-population best kinematic approximation rather than interpolating the probe events. ``gram`` may pass a
+    precomputed :func:`fit_gram` of the same set.
+    """
+    d = np.asarray(dictionary_values, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if not (d.shape[0] == t.shape[0] == w.shape[0]):
+        raise SmeftfmError(f"fit set sizes disagree: dictionary {d.shape[0]}, target {t.shape[0]}, weights {w.shape}")
+    g = fit_gram(d, w, ridge_rel) if gram is None else gram
+    return np.linalg.solve(g, d.T @ (w * t))

@@ -14,6 +14,10 @@ r"""ManifoldInformer: a permutation-invariant per-event encoder pooled into a cl
   working points, + VICReg variance (hinge at unit std) and covariance (off-diagonal^2) terms on the per-event
   MLP features, against collapse; the target encoder follows the online one by EMA.
 
+* Optional **supervised auxiliary objective** (``aux_weight`` > 0; reported as such, not self-supervised): a linear
+  head from the learned per-event features to the standardised per-event tangents ``lin:k/SM`` of the view's events,
+  squared error added to the JEPA loss. ``aux_weight`` = 0 is the JEPA-only informer.
+
 Events at a working point C are drawn by multinomial resampling of a large SM event pool with the exact weights
 ``p(x|C)/p(x|SM)`` from the quadratic morphing terms (no oracle call during training). The pool may be drawn from
 a mass-biased density ``p_SM(x) b(m)`` (``mass_tilt``, more high-mass events); each event then carries the
@@ -62,6 +66,7 @@ class InformerConfig:
     var_weight: float = 1.0
     cov_weight: float = 0.04
     coeff_max: float = 10.0
+    aux_weight: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,8 +137,10 @@ class EventPool:
         self.weights = self.weights.to(device)
         return self
 
-    def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two independent views at working points ``coeffs [M, K]``: lifts ``[2, M, n, p]``, weights ``[2, M, n]``.
+    def draw(self, coeffs: np.ndarray, n: int, gen: torch.Generator,
+             return_index: bool = False) -> tuple[torch.Tensor, ...]:
+        """Two independent views at working points ``coeffs [M, K]``: lifts ``[2, M, n, p]``, weights ``[2, M, n]``
+        (and, with ``return_index``, the pool indices ``[2, M, n]``).
 
         Pool with :func:`pooled` (the weighted mean estimates E_C[.] whatever the pool's mass bias).
         """
@@ -141,7 +148,17 @@ class EventPool:
         w = (self.ratio_terms @ mono.T).T.clamp_min(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
         idx = torch.multinomial(w, 2 * n, replacement=True, generator=gen)  # [M, 2n]
         ev, wt = self.lifts[idx], self.weights[idx]  # [M, 2n, p], [M, 2n]
-        return torch.stack([ev[:, :n], ev[:, n:]]), torch.stack([wt[:, :n], wt[:, n:]])
+        out = (torch.stack([ev[:, :n], ev[:, n:]]), torch.stack([wt[:, :n], wt[:, n:]]))
+        return (*out, torch.stack([idx[:, :n], idx[:, n:]])) if return_index else out
+
+    def tangent_targets(self) -> torch.Tensor:
+        """Per-event tangents ``lin:k/SM`` standardised with the pool's weighted mean and std, ``[N_pool, K]``
+        (float32; the targets of the supervised auxiliary objective)."""
+        t = self.ratio_terms[:, 1 : 1 + self.n_operators].float()
+        w = self.weights[:, None] / self.weights.sum()
+        mu = (w * t).sum(0)
+        sd = ((w * (t - mu) ** 2).sum(0)).sqrt().clamp_min(1e-12)
+        return (t - mu) / sd
 
 
 def pooled(h: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -151,8 +168,13 @@ def pooled(h: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
-                   log_every: int = 50) -> tuple[EventEncoder, list[dict]]:
-    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history."""
+                   log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
+                   snapshots: dict | None = None) -> tuple[EventEncoder, list[dict]]:
+    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history.
+
+    ``snapshot_steps``: the online encoder's state dict (on CPU) is stored in ``snapshots[step]`` before that many
+    optimiser steps (0 = the untrained encoder), for checkpoints of different quality.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator(device=pool.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -160,12 +182,20 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
     target = copy.deepcopy(enc)
     for p in target.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam(enc.parameters(), lr=cfg.lr)
+    params = list(enc.parameters())
+    aux_head = aux_targets = None
+    if cfg.aux_weight > 0:  # supervised auxiliary objective: learned features -> per-event tangents (linear head)
+        aux_head = nn.Linear(cfg.embed_dim, pool.n_operators).to(pool.device)
+        aux_targets = pool.tangent_targets()
+        params += list(aux_head.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     n_ctx = cfg.working_points // 2
     history = []
     for step in range(cfg.steps):
+        if snapshots is not None and step in snapshot_steps:
+            snapshots[step] = {k: v.detach().cpu().clone() for k, v in enc.state_dict().items()}
         c = rng.uniform(-cfg.coeff_max, cfg.coeff_max, size=(cfg.working_points, pool.n_operators))
-        views, wts = pool.draw(c, cfg.events_per_set, gen)  # [2, M, n, p], [2, M, n]
+        views, wts, idx = pool.draw(c, cfg.events_per_set, gen, return_index=True)  # [2, M, n, p], [2, M, n]
         learned = enc.learned(views[0])  # [M, n, d]: the trainable block (the skip-path lifts are fixed)
         with torch.no_grad():
             t2 = pooled(target.learned(views[1]), wts[1])  # EMA target rows [M, d]
@@ -180,6 +210,10 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
         learned = learned.reshape(-1, cfg.embed_dim)
         var, cov = vicreg_terms(learned)
         loss = loss_pred + cfg.var_weight * var + cfg.cov_weight * cov
+        loss_aux = torch.zeros(())
+        if aux_head is not None:
+            loss_aux = ((aux_head(learned) - aux_targets[idx[0].reshape(-1)]) ** 2).mean()
+            loss = loss + cfg.aux_weight * loss_aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -188,7 +222,7 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
                 pt.mul_(cfg.ema).add_(po.detach(), alpha=1.0 - cfg.ema)
         if step % log_every == 0 or step == cfg.steps - 1:
             history.append({"step": step, "loss": loss.item(), "pred": loss_pred.item(), "var": var.item(),
-                            "cov": cov.item()})
+                            "cov": cov.item(), "aux": loss_aux.item()})
     return enc, history
 
 
@@ -235,3 +269,22 @@ def encode(enc: EventEncoder, lifts: np.ndarray, learned_only: bool = False) -> 
     x = torch.as_tensor(lifts, dtype=torch.float32, device=enc.mean.device)
     out = enc.learned(x) if learned_only else enc(x)
     return out.double().cpu().numpy()
+
+
+def distinct_columns(targets: np.ndarray, weights: np.ndarray | None = None, rtol: float = 1e-6) -> list[int]:
+    """Indices of the columns of ``targets [n, k]`` that are not (weighted) linear combinations of earlier kept
+    columns and a constant: a column is kept when its residual after that projection keeps more than ``rtol`` of
+    its norm. Used to report curvature R^2 over distinct functions only."""
+    t = np.asarray(targets, dtype=np.float64)
+    w = np.ones(t.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    sw = np.sqrt(w / w.sum())[:, None]
+    basis = [sw[:, 0] / np.linalg.norm(sw[:, 0])]
+    keep = []
+    for j in range(t.shape[1]):
+        v = sw[:, 0] * t[:, j]
+        r = v - sum((b @ v) * b for b in basis)
+        if np.linalg.norm(r) > rtol * max(np.linalg.norm(v), 1e-300):
+            keep.append(j)
+            basis.append(r / np.linalg.norm(r))
+    return keep
+
