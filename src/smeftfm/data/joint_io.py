@@ -14,6 +14,8 @@ from ..physics.morphing import Order, monomials, term_names
 from .parquet_io import file_hash, read_meta, read_parquet, write_parquet
 from .universes import align_coefficients
 
+__all__ = ["JointTemplates", "read_joint", "write_joint"]
+
 
 @dataclass(frozen=True)
 class JointTemplates:

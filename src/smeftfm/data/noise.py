@@ -39,6 +39,8 @@ from scipy import special, stats
 from ..errors import SmeftfmError
 from .uncertainties import UncertaintyModel, scales, target_luminosity
 
+__all__ = ["NoiseModel", "poisson_covariance", "poisson_quantile"]
+
 
 def poisson_covariance(y: np.ndarray, widths: np.ndarray, lumi: float, mll: slice, pt: slice,
                        cross_pb: np.ndarray | None) -> np.ndarray:
@@ -143,7 +145,7 @@ class NoiseModel:
         y = np.asarray(y, dtype=np.float64)
         if y.shape != self.widths.shape:
             raise SmeftfmError(f"spectrum has {y.shape} bins, the noise model {self.widths.size}")
-        cov = self.paper_covariance(y) if self.nugget > 0 else 0.0
+        cov = self.paper_covariance(y) if self.nugget > 0 else np.zeros((y.size, y.size))
         if self.nugget < 1.0:
             if cross_pb is None:
                 raise SmeftfmError("Sigma with corpus.nugget < 1 needs the 2-D (m_ll, p_T) cross sections; "

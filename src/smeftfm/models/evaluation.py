@@ -39,6 +39,11 @@ from .scorecard import (
 )
 from .signals import SIGNALS, UNITS, SignalSpace
 
+__all__ = [
+    "ConfigModel", "build_eval_data", "fresh_universes", "paper_config", "recommended_config", "score_config",
+    "strength_scan"
+]
+
 #: Bracket of the strength search: events (lower end absolute, upper end a fraction of the SM events in the
 #: window), Z shift in GeV.
 STRENGTH_RANGE = {"tail": (1e-3, 10.0), "resonance": (1e-3, 10.0), "combined": (1e-3, 0.3), "zshift": (1e-7, 20.0)}

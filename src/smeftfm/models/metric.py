@@ -26,6 +26,8 @@ from torch import nn
 from ..errors import SmeftfmError
 from .references import Precision
 
+__all__ = ["MetricConfig", "MetricEmbedder", "MetricNet", "train_metric"]
+
 
 @dataclass(frozen=True)
 class MetricConfig:

@@ -22,6 +22,11 @@ from scipy import integrate, optimize, special, stats
 
 from ..errors import SmeftfmError
 
+__all__ = [
+    "CountLikelihood", "Precision", "gof_auroc", "noncentrality", "np_auroc", "np_statistic", "strength_for_auroc",
+    "strength_for_empirical_auroc"
+]
+
 
 class Precision:
     """P = Sigma^-1 on the eigen-directions above ``rcond`` lambda_max; ``nu`` = directions kept."""

@@ -33,6 +33,12 @@ from .anomaly import auroc
 from .references import CountLikelihood, Precision
 from .retrieval import LatentContours, chi2_threshold
 
+__all__ = [
+    "EvalData", "Replicas", "anomaly_aurocs", "coefficient_r2_unseen", "config_scorecard", "input_retrieval",
+    "knn_seen", "linear_baselines", "reference_aurocs", "retrieval", "score_embedding", "truth_mask",
+    "universe_means"
+]
+
 Embed = Callable[[np.ndarray], np.ndarray]
 
 

@@ -25,6 +25,8 @@ from scipy import optimize
 from ..errors import SmeftfmError
 from .anomaly import M_Z, shifted_mass, stretched
 
+__all__ = ["SIGNALS", "UNITS", "SignalSpace"]
+
 SIGNALS = ("tail", "resonance", "zshift", "combined")
 UNITS = {"tail": "events", "resonance": "events", "zshift": "GeV", "combined": "events"}
 

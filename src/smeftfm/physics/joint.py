@@ -26,6 +26,8 @@ from ..errors import SmeftfmError
 from .morphing import Order, term_names
 from .oracle import Binning, Oracle, QuadratureSpec, _gl
 
+__all__ = ["joint_from_params", "joint_templates"]
+
 
 def _cos_of_pt(pt: np.ndarray, m: np.ndarray) -> np.ndarray:
     """|cos theta*| at which a muon of transverse momentum pt (GeV) sits in a pair of mass m (GeV)."""

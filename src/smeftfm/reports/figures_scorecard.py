@@ -9,6 +9,8 @@ import pandas as pd
 
 from .common import PALETTE, Figure, Table, fmt, plt
 
+__all__ = ["null_band_figure", "scorecard_table", "strength_scan_figure"]
+
 METHOD_STYLE = {"optimal": ("k", "-", "likelihood ratio (optimum)"), "gof": ("k", "--", "χ² / deviance GoF"),
                 "encoder": (PALETTE[1], "-", "encoder"), "lda": (PALETTE[0], ":", "LDA"),
                 "pca": (PALETTE[2], ":", "PCA"), "pca_whitened": (PALETTE[3], ":", "whitened PCA")}

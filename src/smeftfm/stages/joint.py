@@ -11,6 +11,8 @@ from ..physics.joint import joint_from_params
 from ..tracking import stage_run
 from .physics import operators_for_templates
 
+__all__ = ["run_joint"]
+
 
 def run_joint(params: Params, out: Path, screen_json: Path | None) -> dict:
     """Integrate sigma_{i cap j} for every morphing term of the templates' operators and write it (pb)."""

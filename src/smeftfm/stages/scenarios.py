@@ -19,6 +19,8 @@ from ..config import Params
 from ..errors import SmeftfmError
 from ..tracking import stage_run
 
+__all__ = ["run_scenario"]
+
 
 def run_scenario(params: Params, name: str, luminosity_fb: float | None, spectra: Path, universes: Path,
                  templates: Path, joint: Path, out: Path) -> dict:

@@ -20,6 +20,8 @@ from ..data.parquet_io import write_parquet
 from ..errors import SmeftfmError
 from ..tracking import stage_run
 
+__all__ = ["run_scorecard", "scenario_name"]
+
 _log = logging.getLogger(__name__)
 
 
