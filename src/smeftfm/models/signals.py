@@ -23,7 +23,8 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import SmeftfmError
-from .anomaly import M_Z, shifted_mass, stretched
+from ..physics.constants import DEFAULT_EW
+from .anomaly import shifted_mass, stretched
 
 __all__ = ["SIGNALS", "UNITS", "SignalSpace"]
 
@@ -77,7 +78,7 @@ class SignalSpace:
     def zshift(self, delta_m: float) -> np.ndarray:
         sl = slice(0, self.n_mll)
         m = shifted_mass(self.y_sm[sl], self.mll_edges, delta_m, self.density)
-        p = stretched(self.y_sm[self.n_mll:], self.pt_edges, 1.0 + delta_m / M_Z)
+        p = stretched(self.y_sm[self.n_mll:], self.pt_edges, 1.0 + delta_m / DEFAULT_EW.m_z)
         return np.concatenate([m, p]) - self.y_sm
 
     def events_moved(self, delta: np.ndarray) -> float:
