@@ -60,7 +60,8 @@ def _report(tmp: Path, params: Path) -> None:
              "reports/plots/train_loss.csv": tmp / "reports/plots/train_loss.csv",
              "reports/metrics/heads.json": tmp / "reports/metrics/heads.json"}
     for rel in ("data/screen/operators.json", "data/loop/trace.parquet", "reports/metrics/loop.json",
-                "reports/metrics/informer.json", "data/fit"):
+                "reports/metrics/informer.json", "data/fit", "reports/metrics/scorecard.json",
+                "reports/metrics/evaluation.json", "data/scorecard"):
         links[rel] = syn / rel
     for rel, src in links.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +78,7 @@ def _run(tmp: Path, observables: dict) -> Path:
     data = yaml.safe_load((ROOT / "tests" / "fixtures" / "params_tiny.yaml").read_text())
     data["observables"].update(observables)
     data["corpus"]["n_replicas"] = 100
+    data["corpus"]["nugget"] = 1.0  # the exact cross-covariance between histograms exists for m_ll x p_T only
     params = tmp / "params.yaml"
     params.write_text(yaml.safe_dump(data, sort_keys=False))
     runner = CliRunner()

@@ -92,6 +92,22 @@ def templates(
     run_templates(_params(params), out, order=order, pdf=pdf, screen_json=screen_json)
 
 
+@app.command()
+@handles_errors
+def joint(
+    out: Annotated[Path, typer.Option(help="output Parquet (long format, pb)")] = Path("data/templates/joint.parquet"),
+    screen_json: Annotated[Path, typer.Option("--screen", help="screening output")] = Path(
+        "data/screen/operators.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """2-D (m_ll, p_T) cross sections per morphing term: the exact m_ll x p_T cross-covariance of the corpus."""
+    from .stages.joint import run_joint
+
+    m = run_joint(_params(params), out, screen_json)
+    typer.echo(f"joint templates ({m['n_terms']} terms, sigma_SM {m['sigma_sm_pb']:.2f} pb) -> {out}")
+
+
 # ------------------------------------------------------------------------------ data stages (issue 3)
 MetricsOpt = Annotated[Path | None, typer.Option("--metrics", help="also write the stage's metrics (JSON)")]
 
@@ -135,13 +151,17 @@ def corpus(
     out: Annotated[Path, typer.Option(help="output directory of Parquet shards")] = Path("data/corpus"),
     spectra_path: SpectraOpt = DEFAULT_SPECTRA,
     templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    joint_path: Annotated[Path, typer.Option("--joint", help="2-D (m_ll, p_T) templates")] = Path(
+        "data/templates/joint.parquet"
+    ),
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Monte Carlo replicas ~ N(y, Sigma) with the calibrated correlated uncertainties (eqs. 3.4-3.18)."""
+    """Monte Carlo replicas ~ N(y, Sigma(rho)) with the exact m_ll x p_T cross-covariance (docs/data.md)."""
     from .stages.data import run_corpus
 
-    m = run_corpus(_params(params), out, spectra_path, templates_path, metrics)
+    m = run_corpus(_params(params), out, spectra_path, templates_path, metrics, universes_path, joint_path)
     rate = m["rows_per_second"]
     typer.echo(f"{m['rows']:.0f} replicas in {m['seconds']:.1f} s ({rate:.0f} rows/s) -> {out}")
 
@@ -212,6 +232,58 @@ def heads(
     m = run_heads(_params(params), embeddings_dir, model_dir, spectra_path, universes_path, templates_path, out,
                   metrics)
     typer.echo(f"DPN accuracy {m['dpn']['accuracy']:.3f}, ECE {m['dpn']['ece']:.3f} -> {out}")
+
+
+@app.command()
+@handles_errors
+def scorecard(
+    corpus_dir: Annotated[Path, typer.Option("--corpus", help="corpus directory")] = Path("data/corpus"),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    joint_path: Annotated[Path, typer.Option("--joint", help="2-D (m_ll, p_T) templates")] = Path(
+        "data/templates/joint.parquet"
+    ),
+    model_dir: Annotated[Path, typer.Option("--model", help="trained `paper` encoder")] = Path("models/encoder"),
+    out: Annotated[Path, typer.Option(help="output directory (AUROC curves)")] = Path("data/scorecard"),
+    metrics: Annotated[Path, typer.Option(help="scorecard JSON (the contract)")] = Path(
+        "reports/metrics/scorecard.json"
+    ),
+    details: Annotated[Path, typer.Option(help="details JSON (baselines, readings, strengths)")] = Path(
+        "reports/metrics/evaluation.json"
+    ),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Grade `paper` and `recommended` against the exact optimum, baselines and unseen universes (scorecard)."""
+    from .stages.scorecard import run_scorecard
+
+    m = run_scorecard(_params(params), corpus_dir, spectra_path, universes_path, templates_path, joint_path,
+                      model_dir, out, metrics, details)
+    done = [k for k, v in m["scorecard"].items() if v is not None]
+    typer.echo(f"scorecard for {', '.join(done) or 'no configuration'} ({m['n_signals']} signal points) -> {metrics}")
+
+
+@app.command()
+@handles_errors
+def scenario(
+    name: Annotated[str, typer.Option(help="scenario name (file stem of the output)")],
+    luminosity_fb: Annotated[str, typer.Option("--luminosity-fb", help="fb^-1, or 'null' for L_eff")] = "null",
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    joint_path: Annotated[Path, typer.Option("--joint", help="2-D (m_ll, p_T) templates")] = Path(
+        "data/templates/joint.parquet"
+    ),
+    out: Annotated[Path | None, typer.Option(help="output JSON")] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Exact references (GoF strength scan, Neyman-Pearson AUROC, chi^2 truth) at one luminosity scenario."""
+    from .stages.scenarios import run_scenario
+
+    lumi = None if luminosity_fb.strip().lower() in ("null", "none", "") else float(luminosity_fb)
+    target = out or Path(f"reports/metrics/scenarios/{name}.json")
+    m = run_scenario(_params(params), name, lumi, spectra_path, universes_path, templates_path, joint_path, target)
+    typer.echo(f"scenario {name}: {m['sm_events']:.0f} SM events, compatible {m['compatible']} -> {target}")
 
 
 @app.command()

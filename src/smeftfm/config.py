@@ -158,6 +158,9 @@ class CorpusParams(Section):
     n_events: int = Field(10_000, gt=0, description="target events calibrating L_eff = N / sigma_SM")
     luminosity_fb: float | None = Field(None, gt=0, description="L_desired in fb^-1 (null: use L_eff)")
     corr_length_gev: float = Field(35.0, gt=0, description="RBF correlation length within each observable, GeV")
+    nugget: float = Field(1.0, ge=0.0, le=1.0, description="rho in Sigma = (1-rho) Sigma_Poisson + rho Sigma_paper "
+                          "(1 = the paper's RBF covariance exactly)")
+    poisson_below: float = Field(0.0, ge=0.0, description="bins expecting fewer events get Poisson marginals")
     shard_rows: int = Field(250_000, gt=0, description="rows per Parquet shard")
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = Field(2024, ge=0)
@@ -367,6 +370,39 @@ class FitParams(Section):
     toys: int = Field(400, ge=0, description="pseudo-experiments for the coverage check of the 68 % interval")
 
 
+class RecommendedParams(Section):
+    """The `recommended` encoder of the scorecard (metric learning on chi^2 distances, ``models/metric.py``)."""
+
+    enabled: bool = True
+    latent_dim: int = Field(16, gt=0)
+    depth: int = Field(2, ge=0)
+    width: int = Field(128, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    steps: int = Field(1500, gt=0, description="Adam steps of batch_size replica pairs")
+    batch_size: int = Field(512, gt=1)
+    extra_universes: int = Field(900, ge=0, description="universes beside the corpus ones (another seed)")
+    replicas_per_universe: int = Field(100, gt=1, description="in-memory training replicas per universe")
+    seed: int = Field(0, ge=0)
+
+
+class ScorecardParams(Section):
+    """The scorecard stage: unseen universes, SM-null anomaly scans, retrieval vs the exact chi^2 truth."""
+
+    seed: int = Field(31, ge=0)
+    n_unseen: int = Field(200, ge=20, description="fresh universes (seed universes.seed + 1) never trained on")
+    unseen_replicas: int = Field(20, gt=1, description="replicas per unseen universe")
+    seen_train_per_universe: int = Field(200, gt=0, description="corpus train replicas per seen universe used")
+    seen_test_per_universe: int = Field(100, gt=0, description="corpus test replicas per seen universe used")
+    n_sm_fit: int = Field(5000, gt=10, description="SM replicas defining the latent SM cloud")
+    n_sm_null: int = Field(4000, gt=10, description="SM replicas of the anomaly null sample")
+    n_signal: int = Field(2000, gt=10, description="signal replicas per signal and strength")
+    gof_targets: list[float] = Field([0.6, 0.75, 0.9, 0.99], description="GoF AUROCs fixing the strength scan")
+    bw_mass_gev: float = Field(500.0, gt=0)
+    bw_width_gev: float = Field(25.0, gt=0)
+    tail_from_gev: float = Field(400.0, gt=0)
+    recommended: RecommendedParams = RecommendedParams()
+
+
 class Params(Section):
     """All of ``params.yaml``."""
 
@@ -383,6 +419,7 @@ class Params(Section):
     loop: LoopParams = LoopParams()
     report: ReportParams = ReportParams()
     fit: FitParams = FitParams()
+    scorecard: ScorecardParams = ScorecardParams()
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -130,7 +130,8 @@ def write_synthetic_outputs(root: Path, n_univ: int = 12, n_rep: int = 40, seed:
                 sel = coeffs[labs, k] if labs.size else np.array([np.nan])
                 full = np.ptp(coeffs[:, k])
                 rng_rows.append({"level": lv, "operator": op, "lo": np.min(sel), "hi": np.max(sel),
-                                 "range": np.ptp(sel), "ratio": np.ptp(sel) / full})
+                                 "range": np.ptp(sel), "ratio": np.ptp(sel) / full, "null_lo": 0.2,
+                                 "null_hi": 0.6})
     write_parquet(pd.DataFrame(viol), h / "retrieval_coefficients.parquet", {})
     write_parquet(pd.DataFrame(rng_rows), h / "retrieval_ranges.parquet", {})
     heads = {"dpn": {"accuracy": 0.7, "ece": 0.05, "max_entropy": float(np.log(n_univ))},
@@ -169,6 +170,7 @@ def write_synthetic_outputs(root: Path, n_univ: int = 12, n_rep: int = 40, seed:
     import shutil
 
     shutil.copytree(_tiny_fit_outputs(), inp.fit, dirs_exist_ok=True)
+    write_synthetic_scorecard(inp)
     return inp
 
 
@@ -188,6 +190,25 @@ def _tiny_fit_outputs() -> Path:
     out = Path(tempfile.mkdtemp(prefix="smeftfm-tinyfit-"))
     run_fit(parse_params(raw), out / "fit", out / "fit.json", out / "details.json")
     return out / "fit"
+
+
+def write_synthetic_scorecard(inp: ReportInputs) -> None:
+    """scorecard.json (the contract's shape), evaluation.json and the AUROC curves of the scorecard stage."""
+    sigs = ("tail", "resonance", "zshift", "combined")
+    anomaly = {s: {f"{v:g}": {"auroc": 0.6, "auroc_gof": 0.7, "auroc_optimal": 0.8} for v in (1.5, 3.0)}
+               for s in sigs}
+    retrieval = {lv: {"precision": 0.5, "recall": None, "f1": None, "n_true": 0} for lv in ("1sigma", "3sigma",
+                                                                                       "6sigma")}
+    entry = {"scenario": "L_eff", "anomaly": anomaly, "retrieval": retrieval,
+             "coefficient_r2_unseen": {"encoder": 0.1, "lda": 0.2, "pca_whitened": 0.15},
+             "knn_seen": {"encoder": 0.5, "lda": 0.6, "pca": 0.3}}
+    inp.scorecard_metrics.parent.mkdir(parents=True, exist_ok=True)
+    inp.scorecard_metrics.write_text(json.dumps({"paper": entry, "recommended": None}))
+    inp.scorecard_details.write_text(json.dumps({"strengths": {s: {k: {"units": "events"} for k in anomaly[s]}
+                                                               for s in sigs}, "paper": {}}))
+    rows = [{"config": "paper", "signal": s, "strength": v, "method": m, "auroc": a}
+            for s in sigs for v in (1.5, 3.0) for m, a in (("gof", 0.7), ("optimal", 0.8), ("encoder", 0.6))]
+    write_parquet(pd.DataFrame(rows), inp.scorecard / "anomaly_curves.parquet", {"units": {s: "events" for s in sigs}})
 
 
 @pytest.fixture()

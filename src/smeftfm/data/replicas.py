@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from ..atomic import atomic_dir
 from ..errors import SmeftfmError
+from .noise import NoiseModel
 from .parquet_io import META_KEY, table_with_meta
 from .uncertainties import UncertaintyModel
 
@@ -94,10 +95,23 @@ def _chunk_table(label: int, replica0: int, values: np.ndarray, bin_cols: Sequen
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def universe_replicas(model: UncertaintyModel, y: np.ndarray, label: int, seed: int, n: int):
-    """Yield (first replica index, float32 block [rows, bins]) for one universe in chunks of CHUNK_ROWS."""
+def universe_replicas(model, y: np.ndarray, label: int, seed: int, n: int, cross_pb: np.ndarray | None = None):
+    """Yield (first replica index, float32 block [rows, bins]) for one universe in chunks of CHUNK_ROWS.
+
+    ``model`` is a :class:`~smeftfm.data.noise.NoiseModel` (Sigma(rho), exact cross-covariance ``cross_pb`` in
+    pb, Poisson low-count bins) or the paper's :class:`UncertaintyModel` (shared RBF eigen-factor).
+    """
     rng = np.random.default_rng([seed, label])
     y = np.asarray(y, dtype=np.float64)
+    if isinstance(model, NoiseModel):
+        cov = model.covariance(y, cross_pb)
+        w, v = np.linalg.eigh(0.5 * (cov + cov.T))
+        a_t = (v * np.sqrt(np.clip(w, 0.0, None))).T.astype(np.float32)
+        for start in range(0, n, CHUNK_ROWS):
+            k = min(CHUNK_ROWS, n - start)
+            z = rng.standard_normal((k, y.size), dtype=np.float32)
+            yield start, model.to_counts(y + z @ a_t, y, cov).astype(np.float32)
+        return
     s = model.scales(y).astype(np.float32)
     a_t = model.factor.T.astype(np.float32)
     y32 = y.astype(np.float32)
@@ -111,10 +125,14 @@ def universe_replicas(model: UncertaintyModel, y: np.ndarray, label: int, seed: 
 
 
 def write_corpus(out_dir: str | os.PathLike[str], spectra: np.ndarray, labels: Sequence[int],
-                 bin_cols: Sequence[str], model: UncertaintyModel, n_replicas: int, seed: int,
+                 bin_cols: Sequence[str], model: UncertaintyModel | NoiseModel, n_replicas: int, seed: int,
                  fractions: Sequence[float] = (0.8, 0.1, 0.1), shard_rows: int = 250_000,
-                 meta: dict | None = None, progress: Callable[[int], None] | None = None) -> dict:
-    """Generate and write the corpus atomically (whole directory appears at the end). Returns a summary."""
+                 meta: dict | None = None, progress: Callable[[int], None] | None = None,
+                 cross_pb: np.ndarray | None = None) -> dict:
+    """Generate and write the corpus atomically (whole directory appears at the end). Returns a summary.
+
+    ``cross_pb [n_universes, n_mll, n_pt]``: each universe's 2-D cross sections (pb) for a :class:`NoiseModel`.
+    """
     spectra = np.asarray(spectra, dtype=np.float64)
     labels = [int(x) for x in labels]
     if spectra.ndim != 2 or spectra.shape[0] != len(labels) or spectra.shape[1] != len(bin_cols):
@@ -133,8 +151,9 @@ def write_corpus(out_dir: str | os.PathLike[str], spectra: np.ndarray, labels: S
     with atomic_dir(out_dir) as tmp:
         writers = {s: ShardWriter(Path(tmp) / f"split={s}", schema, shard_rows) for s in SPLITS}
         try:
-            for y, label in zip(spectra, labels):
-                for start, block in universe_replicas(model, y, label, seed, n_replicas):
+            for u, (y, label) in enumerate(zip(spectra, labels)):
+                cross = None if cross_pb is None else cross_pb[u]
+                for start, block in universe_replicas(model, y, label, seed, n_replicas, cross):
                     stop = start + block.shape[0]
                     for si, split in enumerate(SPLITS):
                         lo, hi = max(start, bounds[si]), min(stop, bounds[si + 1])

@@ -99,3 +99,19 @@ def coefficient_ranges(coeffs: np.ndarray, mask: np.ndarray) -> dict[str, np.nda
     lo, hi = sel.min(0), sel.max(0)
     ratio = np.where(full > 0, (hi - lo) / np.where(full > 0, full, 1.0), 0.0)
     return {"lo": lo, "hi": hi, "range": hi - lo, "ratio": ratio}
+
+
+def null_ranges(coeffs: np.ndarray, n_pick: int, n_draws: int, rng: np.random.Generator,
+                quantiles: tuple[float, float] = (0.05, 0.95)) -> tuple[np.ndarray, np.ndarray]:
+    """The null of Figs. 11-12: range / full range captured by ``n_pick`` universes drawn at random (no encoder),
+    per operator, as the (5 %, 95 %) quantiles over ``n_draws`` subsets. Zero-width (all-zero) operators give 0."""
+    coeffs = np.asarray(coeffs, dtype=np.float64)
+    n, p = coeffs.shape
+    if n_pick <= 0:
+        return np.zeros(p), np.zeros(p)
+    full = coeffs.max(0) - coeffs.min(0)
+    idx = np.argsort(rng.random((n_draws, n)), axis=1)[:, :min(n_pick, n)]  # draws without replacement
+    sel = coeffs[idx]  # [draws, n_pick, p]
+    ratio = np.where(full > 0, (sel.max(1) - sel.min(1)) / np.where(full > 0, full, 1.0), 0.0)
+    lo, hi = np.quantile(ratio, quantiles, axis=0)
+    return lo, hi

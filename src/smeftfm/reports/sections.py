@@ -23,7 +23,7 @@ from ..physics.observables import bin_column_regex
 __all__ = ["DIR_FILES", "FIGURES", "Loaded", "MADE_BY", "ReportInputs", "bin_of", "check_inputs", "constraints_section",
            "heads_section",
            "informer_r2", "latent_section", "load", "loop_plot_frame", "loop_section", "physics_section",
-           "report_figures"]
+           "report_figures", "scorecard_section"]
 
 _log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ _log = logging.getLogger(__name__)
 FIGURES = ("oracle_sm", "oracle_ratios", "universe_spectra", "training_curve", "latent_colours",
            "latent_traversal", "dpn_maps", "anomaly", "retrieval", "retrieval_violins", "retrieval_radial",
            "baselines", "loop_sigma1", "informer_probe", "fit_intervals", "fit_contours", "fit_spectra",
-           "fit_lo_vs_data")
+           "fit_lo_vs_data", "strength_scan", "retrieval_null_bands")
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,16 @@ class ReportInputs:
     loop_metrics: Path = Path("reports/metrics/loop.json")
     informer_metrics: Path = Path("reports/metrics/informer.json")
     fit: Path = Path("data/fit")
+    scorecard_metrics: Path = Path("reports/metrics/scorecard.json")
+    scorecard_details: Path = Path("reports/metrics/evaluation.json")
+    scorecard: Path = Path("data/scorecard")
 
 
 #: The stage that makes each input (named in the error when the input is missing).
 MADE_BY = {"screen": "screen", "templates": "templates", "universes": "universes", "spectra": "spectra",
            "embeddings": "train", "train_metrics": "train", "train_history": "train", "heads": "heads",
            "heads_metrics": "heads", "loop_trace": "loop", "loop_metrics": "loop", "informer_metrics": "informer",
-           "fit": "fit"}
+           "fit": "fit", "scorecard_metrics": "scorecard", "scorecard_details": "scorecard", "scorecard": "scorecard"}
 
 #: Files that must exist inside the directory inputs.
 DIR_FILES = {
@@ -66,6 +69,7 @@ DIR_FILES = {
               "contours.parquet", "retrieval_universes.parquet", "retrieval_ranges.parquet",
               "retrieval_coefficients.parquet", "retrieval_table.json"),
     "fit": ("results.json", "contours.npz"),
+    "scorecard": ("anomaly_curves.parquet",),
 }
 
 
@@ -272,6 +276,27 @@ def heads_section(d: Loaded, params: Params):
                     retrieval_table(table["levels"], d.heads_metrics.get("retrieval") or {}),
                     coefficient_violin_figure(coeffs, ops, levels),
                     radial_ranges_figure(ranges, ops, levels)])
+
+
+def scorecard_section(inputs: ReportInputs, d: Loaded):
+    """The scorecard table, the anomaly strength scans and the Figs. 11-12 null bands."""
+    from ..data.parquet_io import read_meta
+    from .common import Section
+    from .figures_scorecard import null_band_figure, scorecard_table, strength_scan_figure
+
+    card, details = _json(inputs.scorecard_metrics), _json(inputs.scorecard_details)
+    curves_path = inputs.scorecard / "anomaly_curves.parquet"
+    curves = read_parquet(curves_path)
+    units = read_meta(curves_path).get("units") or {}
+    ranges = read_parquet(d.heads / "retrieval_ranges.parquet")
+    levels = list(dict.fromkeys(ranges["level"]))
+    null = ranges[["level", "operator", "null_lo", "null_hi"]].rename(columns={"null_lo": "lo", "null_hi": "hi"})
+    ops = [o for o in d.operators if o in set(ranges["operator"])]
+    return Section("scorecard", "Scorecard: graded against the exact optimum",
+                   "Every head of the `paper` and `recommended` configurations on unseen universes, beside the "
+                   "oracle's likelihood ratio, the goodness-of-fit test and linear baselines fit on the same data.",
+                   [scorecard_table(card, details), strength_scan_figure(curves, units),
+                    null_band_figure(ranges, null, ops, levels)])
 
 
 def loop_section(d: Loaded, params: Params):

@@ -168,16 +168,16 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
     import torch
 
     from ..data.templates_io import read_templates
-    from ..data.uncertainties import UncertaintyModel
     from ..models.anomaly import SIGNALS, auroc, injected_spectra
     from ..models.bundle import load_encoder
     from ..models.datasets import load_theory
     from ..models.dirichlet import DPNConfig, dpn_outputs, expected_calibration_error, train_dpn
+    from ..models.references import Precision
     from ..models.retrieval import (
         LatentContours,
         chi2_threshold,
         coefficient_ranges,
-        exact_chi2,
+        null_ranges,
         precision_recall,
     )
 
@@ -229,15 +229,18 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
                              "alpha0": o_g["alpha0"]})
 
         # SM replicas and injected anomalies, all with the corpus uncertainty model
-        unc = UncertaintyModel.from_params(params, templates)
+        from .data import corpus_noise  # the corpus' Sigma(rho) and 2-D templates: one Sigma everywhere
+
+        noise, joint = corpus_noise(params, templates, Path(templates_path).with_name("joint.parquet"))
+        cross_sm = None if joint is None else joint.sm
         y_sm = theory.y_sm
-        cov_sm = np.asarray(unc.covariance(y_sm), dtype=np.float64)
+        cov_sm = np.asarray(noise.covariance(y_sm, cross_sm), dtype=np.float64)
 
         def embed_raw(y: np.ndarray) -> np.ndarray:
             with torch.no_grad():
                 return model(torch.as_tensor(y, dtype=torch.float32)).numpy()
 
-        z_sm = embed_raw(unc.sample(y_sm, hp.n_sm_replicas, rng))
+        z_sm = embed_raw(noise.sample(y_sm, hp.n_sm_replicas, rng, cov=cov_sm))
         mll_edges = _edges(templates, "mll")
         pt_edges = _edges(templates, "pt")
         density = _sm_density(params) if hp.zshift_density == "oracle" else None
@@ -248,7 +251,7 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
             sigma=np.sqrt(np.clip(np.diag(cov_sm), 0.0, None))[mp]).items()}
         ref = rng.choice(len(z_te), size=min(hp.n_anomaly_replicas, len(z_te)), replace=False)
         o_ref = dpn_outputs(head, z_te[ref])
-        base = unc.sample(y_sm, hp.n_anomaly_replicas, rng)
+        base = noise.sample(y_sm, hp.n_anomaly_replicas, rng, cov=cov_sm)
         anomaly_metrics, scored = {}, []
         o_sm = dpn_outputs(head, z_sm[: hp.n_anomaly_replicas])
         anomaly_metrics["sm_reference"] = {"auroc_mi": auroc(o_sm["mi"], o_ref["mi"]),
@@ -271,7 +274,8 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
         uni = uni.sort_values("label")
         z_u = uni[zc].to_numpy(np.float64)
         y_u = theory.y[uni["label"].to_numpy()]
-        chi2, dof = exact_chi2(y_u, y_sm, cov_sm, hp.chi2_rcond)
+        prec = Precision(cov_sm, hp.chi2_rcond)  # the scorecard's truth: Sigma scaled to correlations first
+        chi2, dof = prec.chi2(y_u, y_sm), prec.nu
         chi2_diag = (((y_u - y_sm) ** 2) / np.where(np.diag(cov_sm) > 0, np.diag(cov_sm), np.inf)).sum(1)
         n_bins = int(np.sum(np.diag(cov_sm) > 0))
         d2 = contours.mahalanobis2(z_u)
@@ -292,9 +296,11 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
                           "truth_diagonal": [int(v) for v in uni["label"].to_numpy()[chi2_diag <= chi2_threshold(
                               lvl, n_bins)]]})
             cr = coefficient_ranges(theory.coeffs[uni["label"].to_numpy()], inside)
+            n_lo, n_hi = null_ranges(theory.coeffs[uni["label"].to_numpy()], int(inside.sum()), 500, rng)
             for k, op in enumerate(theory.operators):
                 ranges.append({"level": key, "operator": op, "lo": cr["lo"][k], "hi": cr["hi"][k],
-                               "range": cr["range"][k], "ratio": cr["ratio"][k]})
+                               "range": cr["range"][k], "ratio": cr["ratio"][k], "null_lo": n_lo[k],
+                               "null_hi": n_hi[k]})
             violin.append(_long_coefficients(key, labels_in, theory))
         violin.append(_long_coefficients("all", uni["label"].to_numpy(), theory))
         per_universe = pd.DataFrame({"universe": uni["universe"].to_numpy(), "label": uni["label"].to_numpy(),

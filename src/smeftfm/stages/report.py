@@ -28,6 +28,7 @@ from ..reports.sections import (  # noqa: F401  (re-exported: the stage's inputs
     loop_section,
     physics_section,
     report_figures,
+    scorecard_section,
 )
 from ..tracking import pipeline_id, stage_run
 
@@ -49,7 +50,7 @@ def run_report(params: Params, inputs: ReportInputs, out_dir: Path, headline_pat
         t0 = time.perf_counter()
         d = load(inputs)
         sections = [physics_section(d, params), latent_section(d, params), heads_section(d, params),
-                    loop_section(d, params), constraints_section(d)]
+                    scorecard_section(inputs, d), loop_section(d, params), constraints_section(d)]
         values = headline({"report": report_figures(d), "train": d.train, "heads": d.heads_metrics,
                            "loop": d.loop, "informer": d.informer})
         written = []
