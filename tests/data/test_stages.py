@@ -35,8 +35,10 @@ def built(tmp_path_factory, templates):
     d = tmp_path_factory.mktemp("stages")
     tpl = d / "templates.parquet"
     write_templates(templates, tpl)
+    # the paper's noise model (rho = 1) needs no 2-D templates; rho < 1 is covered by tests/data/test_noise.py
+    # and the tiny pipeline end to end
     p = tiny_params(**{"universes.n": 8, "corpus.n_replicas": 100, "corpus.shard_rows": 300,
-                       "events.n_per_point": 300})
+                       "events.n_per_point": 300, "corpus.nugget": 1.0})
     run_universes(p, d / "universes.parquet", None)
     run_spectra(p, d / "spectra.parquet", d / "universes.parquet", tpl)
     run_corpus(p, d / "corpus", d / "spectra.parquet", tpl)
