@@ -222,17 +222,22 @@ def _stacked_vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...] | list[int], mean: np.ndarray,
                     std: np.ndarray, log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
-                    snapshots: dict | None = None) -> list[tuple[EventEncoder, list[dict]]]:
+                    snapshots: dict | None = None, aux_weights: tuple[float, ...] | list[float] | None = None,
+                    ) -> list[tuple[EventEncoder, list[dict]]]:
     """JEPA training of one encoder per seed, all seeds at once (:class:`StackedMLP`), on the pool's device.
 
     Seed ``s`` fixes its encoder's initialisation (``torch.manual_seed(s)``, as a lone :class:`EventEncoder`) and
     its working points; the view draws of all seeds come from one generator. Returns ``(online encoder, loss
-    history)`` per seed. ``snapshot_steps``: each seed's online state dict (on CPU) is stored in
-    ``snapshots[seed][step]`` before that many optimiser steps (0 = the untrained encoder).
+    history)`` per model. ``snapshot_steps``: model ``i``'s online state dict (on CPU) is stored in
+    ``snapshots[i][step]`` before that many optimiser steps (0 = the untrained encoder). ``aux_weights``: one
+    supervised auxiliary weight per model (default ``cfg.aux_weight`` for all), so a supervised informer and its
+    JEPA-only companion (same seed, weight 0) train in one stack.
     """
     seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise SmeftfmError(f"informer seeds must be distinct and non-empty, got {seeds}; fix informer.seeds")
+    aux = [cfg.aux_weight] * len(seeds) if aux_weights is None else [float(a) for a in aux_weights]
+    if not seeds or len(aux) != len(seeds) or min(aux) < 0:
+        raise SmeftfmError(f"informer training needs >= 1 seed and one aux weight >= 0 per seed, got seeds {seeds}, "
+                           f"aux weights {aux}; fix informer.seeds / informer.aux_weight")
     n_models, k_ops, m_wp, n_ev, d = len(seeds), pool.n_operators, cfg.working_points, cfg.events_per_set, \
         cfg.embed_dim
     encs = []
@@ -248,7 +253,7 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
         p.requires_grad_(False)
     params = list(online.parameters())
     aux_w = aux_b = aux_targets = None
-    if cfg.aux_weight > 0:  # supervised auxiliary objective: learned features -> per-event tangents (linear head)
+    if max(aux) > 0:  # supervised auxiliary objective: learned features -> per-event tangents (linear head)
         heads = []
         for s in seeds:
             torch.manual_seed(s + 7919)
@@ -257,6 +262,7 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
         aux_b = nn.Parameter(torch.stack([h.bias.detach()[None] for h in heads]).to(pool.device))  # [S, 1, K]
         aux_targets = pool.tangent_targets()
         params += [aux_w, aux_b]
+        aux_t = torch.as_tensor(aux, dtype=torch.float32, device=pool.device)
     opt = torch.optim.Adam(params, lr=cfg.lr)
     mean_t, std_t = encs[0].mean, encs[0].std
     n_ctx = m_wp // 2
@@ -266,8 +272,8 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
     for step in range(cfg.steps):
         if snapshots is not None and step in snapshot_steps:
             online.unstack_into(encs)
-            for s, e in zip(seeds, encs, strict=True):
-                snapshots.setdefault(s, {})[step] = {k: v.detach().cpu().clone() for k, v in e.state_dict().items()}
+            for i, e in enumerate(encs):
+                snapshots.setdefault(i, {})[step] = {k: v.detach().cpu().clone() for k, v in e.state_dict().items()}
         c = np.concatenate([r.uniform(-cfg.coeff_max, cfg.coeff_max, size=(m_wp, k_ops)) for r in rngs])
         views, wts, idx = pool.draw(c, n_ev, gen, return_index=True)  # [2, S*M, n, p], [2, S*M, n]
         z = (views.reshape(2, n_models, m_wp * n_ev, -1) - mean_t) / std_t
@@ -293,7 +299,7 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
             wa = w0.reshape(n_models, -1)
             err = ((torch.baddbmm(aux_b, learned, aux_w) - tgt) ** 2).mean(2)
             loss_aux = (wa * err).sum(1) / wa.sum(1)
-            loss = loss + cfg.aux_weight * loss_aux
+            loss = loss + aux_t * loss_aux
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
@@ -315,7 +321,7 @@ def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.nda
     nested: dict = {}
     enc, hist = train_informers(pool, cfg, [seed], mean, std, log_every, snapshot_steps, nested)[0]
     if snapshots is not None:
-        snapshots.update(nested.get(int(seed), {}))
+        snapshots.update(nested.get(0, {}))
     return enc, hist
 
 
