@@ -38,8 +38,8 @@ from .informer import (
 )
 from .ridge import RidgeHead
 
-__all__ = ["InformerEvents", "InformerStudy", "informer_config", "informer_events", "run_informer_study",
-           "save_informer_study", "score_informers"]
+__all__ = ["InformerEvents", "InformerStudy", "informer_config", "informer_events", "probe_scores",
+           "run_informer_study", "save_informer_study", "score_informers"]
 
 
 def informer_config(ip) -> InformerConfig:
@@ -83,7 +83,7 @@ def informer_events(oracle: Oracle, ip, device: torch.device | str = "cpu") -> I
                           (sm_lifts, y_sm), term_names(tuple(oracle.operators), "quadratic")[1:])
 
 
-def _probe(ev: InformerEvents, features, boot: bool):
+def probe_scores(ev: InformerEvents, features, boot: bool):
     """Probe fitted on the fit set: weighted R^2 on the tilted test set (+ bootstrap se and plain SM-sample R^2)."""
     (xf, yf, wf), (xt, yt, wt), (xs, ys) = ev.fit, ev.test, ev.sm
     f_fit, f_test = features(xf), features(xt)
@@ -113,10 +113,10 @@ def score_informers(ev: InformerEvents, encoders: list[EventEncoder], companions
                     histories: list[list[dict]], cfg: InformerConfig, seeds: list[int]) -> dict:
     """Probe-R^2 metrics of the trained encoders (medians over seeds; distinct curvature terms only)."""
     names, (_, y_test, w_test) = ev.names, ev.test
-    lifts_r2, _, lifts_r2_sm = _probe(ev, lambda x: (x - ev.mean) / ev.std, True)
-    full = [_probe(ev, lambda x, e=e: encode(e, x), True) for e in encoders]
+    lifts_r2, _, lifts_r2_sm = probe_scores(ev, lambda x: (x - ev.mean) / ev.std, True)
+    full = [probe_scores(ev, lambda x, e=e: encode(e, x), True) for e in encoders]
     r2, se, r2_sm = (np.array([f[i] for f in full]) for i in range(3))  # [seeds, terms]
-    learned = np.array([_probe(ev, lambda x, e=e: encode(e, x, True), False) for e in encoders])
+    learned = np.array([probe_scores(ev, lambda x, e=e: encode(e, x, True), False) for e in encoders])
     med, med_sm, med_l = np.median(r2, axis=0), np.median(r2_sm, axis=0), np.median(learned, axis=0)
     tan = [i for i, n in enumerate(names) if n.startswith("lin:")]
     cur_all = [i for i, n in enumerate(names) if n.startswith("quad:")]
@@ -149,8 +149,8 @@ def score_informers(ev: InformerEvents, encoders: list[EventEncoder], companions
         "jepa_only": None,
     }
     if companions:  # the self-supervised JEPA-only informer of the same seeds, reported beside the supervised one
-        fc = np.array([_probe(ev, lambda x, e=e: encode(e, x), False) for e in companions])
-        lc = np.array([_probe(ev, lambda x, e=e: encode(e, x, True), False) for e in companions])
+        fc = np.array([probe_scores(ev, lambda x, e=e: encode(e, x), False) for e in companions])
+        lc = np.array([probe_scores(ev, lambda x, e=e: encode(e, x, True), False) for e in companions])
         mf, ml = np.median(fc, axis=0), np.median(lc, axis=0)
         out["jepa_only"] = {"probe_r2_median": {names[i]: float(mf[i]) for i in tan},
                             "learned_only_r2_median": {names[i]: float(ml[i]) for i in tan},
