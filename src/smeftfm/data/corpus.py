@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import Params
 from ..errors import SmeftfmError
+from ..physics.observables import select_bin_columns
 from .joint_io import JointTemplates
 from .noise import NoiseModel
 from .parquet_io import file_hash, read_meta, read_parquet
@@ -24,7 +25,7 @@ def spectra_matrix(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict]
     """``data/spectra.parquet`` as (labels [U+1] with -1 for the SM, spectra [U+1, B], bin columns, metadata)."""
     df = read_parquet(path)
     meta = read_meta(path)
-    cols = [c for c in df.columns if c not in ("universe", "label", "has_negative")]
+    cols = select_bin_columns(df.columns)
     return df["label"].to_numpy(np.int64), df[cols].to_numpy(np.float64), cols, meta
 
 

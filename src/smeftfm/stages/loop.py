@@ -30,6 +30,8 @@ from ..physics.oracle import oracle_from_params
 from ..reports.loop_table import loop_table_markdown
 from ..tracking import stage_run
 
+__all__ = ["build_draw", "oracle_side", "run_informer", "run_loop", "settings_from_params", "tiers_from_screen"]
+
 
 # ------------------------------------------------------------------------------------------------ tiers
 def tiers_from_screen(params: Params, screen_json: Path | None) -> tuple[Tier, ...]:
