@@ -57,6 +57,7 @@ def main() -> None:
     from smeftfm.config import load_params
     from smeftfm.models.informer import encode, train_informers
     from smeftfm.models.informer_study import informer_config, informer_events, probe_scores
+    from smeftfm.models.mlp import mlp
     from smeftfm.physics.operators import resolve
     from smeftfm.physics.oracle import oracle_from_params
 
@@ -91,13 +92,7 @@ def main() -> None:
     n_ev, p = cfg.working_points * cfg.events_per_set, ev.pool.lifts.shape[1]
 
     def bare_model():
-        layers: list[nn.Module] = []
-        width = p
-        for _ in range(cfg.depth):
-            layers += [nn.Linear(width, cfg.hidden), nn.SiLU()]
-            width = cfg.hidden
-        layers.append(nn.Linear(width, cfg.embed_dim))
-        return nn.Sequential(*layers)
+        return mlp(p, cfg.hidden, cfg.depth, cfg.embed_dim, activation=nn.SiLU)
 
     nets = [bare_model() for _ in range(n_models)]
     tgts = [bare_model() for _ in range(n_models)]
