@@ -79,14 +79,15 @@ def main() -> None:
     # full step: train_informers over (warm-up + steps) steps minus a 1-step run (model construction, set-up)
     def run(n_steps: int):
         c, w = time.process_time(), time.perf_counter()
-        out = train_informers(ev.pool, cfg.__class__(**{**cfg.to_dict(), "steps": n_steps}), seeds, ev.mean, ev.std,
-                              log_every=10**9, aux_weights=aux)
+        out = train_informers(ev.pool, cfg.__class__(**{**cfg.to_dict(), "steps": n_steps}), seeds[: ip.stack],
+                              ev.mean, ev.std, log_every=10**9, aux_weights=aux[: ip.stack])
         return time.process_time() - c, time.perf_counter() - w, out
 
     run(2)  # warm-up (allocator, autocast caches)
     c1, w1, _ = run(1)
     cn, wn, trained = run(1 + args.steps)
-    full = ((cn - c1) / args.steps, (wn - w1) / args.steps)
+    chunks = -(-n_models // ip.stack)  # the stage trains n_models in chunks of ``stack``
+    full = (chunks * (cn - c1) / args.steps, chunks * (wn - w1) / args.steps)
 
     # bare torch loop of the same shapes, model after model
     n_ev, p = cfg.working_points * cfg.events_per_set, ev.pool.lifts.shape[1]
@@ -125,7 +126,8 @@ def main() -> None:
           f"M = {cfg.working_points} working points x n = {cfg.events_per_set} events per view, MLP {p}->"
           f"{cfg.hidden}x{cfg.depth}->{cfg.embed_dim} ({n_par / 1e6:.2f} M parameters each), {cfg.precision}")
     print(f"set-up (event sets):                   cpu {setup[0]:7.1f} s   wall {setup[1]:7.1f} s")
-    print(f"full stacked step ({n_models} models):         cpu {1e3 * full[0]:7.1f} ms  wall {1e3 * full[1]:7.1f} ms")
+    print(f"full step, {n_models} models in stacks of {ip.stack}: cpu {1e3 * full[0]:7.1f} ms  "
+          f"wall {1e3 * full[1]:7.1f} ms")
     print(f"bare torch loop, same shapes:          cpu {1e3 * bare[0]:7.1f} ms  wall {1e3 * bare[1]:7.1f} ms"
           f"   ratio full / bare (cpu) {full[0] / bare[0]:5.2f}x")
     print(f"bare torch loop, float32:              cpu {1e3 * bare32[0]:7.1f} ms  wall {1e3 * bare32[1]:7.1f} ms")
@@ -133,7 +135,8 @@ def main() -> None:
     print(f"projected informer stage ({cfg.steps} steps):   cpu {stage[0]:7.1f} s   wall {stage[1]:7.1f} s")
     write_json(Path(args.out), {
         "threads": torch.get_num_threads(), "load_average_1min": os.getloadavg()[0], "n_models": n_models,
-        "n_seeds": len(ip.seeds), "precision": cfg.precision, "hidden": cfg.hidden, "steps": cfg.steps,
+        "n_seeds": len(ip.seeds), "stack": ip.stack, "precision": cfg.precision, "hidden": cfg.hidden,
+        "steps": cfg.steps,
         "n_params_per_model": n_par, "setup_cpu_s": setup[0], "setup_wall_s": setup[1],
         "step_cpu_ms": 1e3 * full[0], "step_wall_ms": 1e3 * full[1], "bare_step_cpu_ms": 1e3 * bare[0],
         "bare_step_wall_ms": 1e3 * bare[1], "bare_float32_step_cpu_ms": 1e3 * bare32[0],

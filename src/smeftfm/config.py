@@ -319,6 +319,7 @@ class InformerParams(Section):
     aux_weight: float = Field(0.0, ge=0, description="supervised auxiliary objective (features -> tangents); 0 = JEPA")
     precision: Literal["float32", "bfloat16"] = Field(
         "float32", description="training matmuls: float32, or bfloat16 autocast (weights and optimiser in float32)")
+    stack: int = Field(1, ge=1, description="models trained together as one stacked network (1 = one after another)")
     jepa_companion: bool = Field(True, description="with aux_weight > 0, also train and report a JEPA-only informer "
                                  "per seed (same stack)")
     n_pool: int = Field(50_000, ge=1000, description="SM events resampled into views")
