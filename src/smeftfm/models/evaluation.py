@@ -58,6 +58,7 @@ class ConfigModel:
     dim: int
     train: Replicas
     info: dict
+    distance: Embed | None = None  # the latent block the SM-compatibility score and retrieval read (None: all)
 
 
 def _subsample(split, per_universe: int, coeffs: np.ndarray, rng: np.random.Generator) -> Replicas:
@@ -221,17 +222,21 @@ def recommended_config(params: Params, ev: EvalData, ctx: dict) -> ConfigModel:
     train = Replicas(np.concatenate([p.x for p in parts]), np.concatenate([p.label for p in parts]),
                      np.concatenate([p.coeffs for p in parts]))
     cfg = MetricConfig(latent_dim=rp.latent_dim, depth=rp.depth, width=rp.width, lr=rp.lr, steps=rp.steps,
-                       batch_size=rp.batch_size, seed=rp.seed)
-    emb, stats = train_metric(train.x, train.label, ev.prec, ev.y_sm, cfg)
+                       batch_size=rp.batch_size, identity_init=rp.identity_init, coef_width=rp.coef_width,
+                       coef_weight=rp.coef_weight, seed=rp.seed)
+    emb, stats = train_metric(train.x, train.label, ev.prec, ev.y_sm, cfg, coeffs=train.coeffs)
     tr = InputTransform.fit(params.train.input_transform, train.x, ev.y_sm, params.train.transform_floor)
-    return ConfigModel(emb, lambda x: tr(x).astype(np.float64), rp.latent_dim, train,
-                       {"latent_dim": rp.latent_dim, "n_universes": int(len(np.unique(train.label))), **stats})
+    # baselines reduce to the width of the whole latent (metric block + supervised head) but at most the inputs'
+    dim = min(emb.latent_dim, ev.prec.nu)
+    return ConfigModel(emb, lambda x: tr(x).astype(np.float64), dim, train,
+                       {"latent_dim": emb.latent_dim, "n_universes": int(len(np.unique(train.label))),
+                        "supervised_coefficient_head": stats["coef_dim"] > 0, **stats}, distance=emb.metric)
 
 
 def score_config(name: str, cm: ConfigModel, ev: EvalData, scenario: str) -> tuple[dict, dict, pd.DataFrame]:
     """(scorecard entry, details, AUROC curves) of one configuration."""
     ev_c = EvalData(**{**ev.__dict__, "seen_train": cm.train}) if cm.train is not ev.seen_train else ev
-    enc = score_embedding(cm.embed, ev_c)
+    enc = score_embedding(cm.embed, ev_c, cm.distance)
     # k-NN on the seen universes always uses the corpus universes (same for every configuration)
     enc["knn_seen"] = knn_seen(cm.embed, ev)
     base_fns = linear_baselines(cm.train, cm.features, ev.prec, ev.y_sm, cm.dim)

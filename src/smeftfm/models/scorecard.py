@@ -160,10 +160,13 @@ def input_retrieval(ev: EvalData) -> dict[str, dict]:
     return {f"{k:g}sigma": _prf(chi2 <= chi2_threshold(k, ev.prec.nu), truth_mask(ev, k)) for k in ev.levels}
 
 
-def score_embedding(embed: Embed, ev: EvalData) -> dict:
-    """All figures of merit of one embedding."""
+def score_embedding(embed: Embed, ev: EvalData, distance: Embed | None = None) -> dict:
+    """All figures of merit of one embedding; the SM-compatibility score and retrieval read ``distance`` (a block
+    of the latent, e.g. the metric block of the recommended encoder) when given, k-NN and the probe the whole
+    latent."""
+    dist = embed if distance is None else distance
     return {"knn_seen": knn_seen(embed, ev), "coefficient_r2_unseen": coefficient_r2_unseen(embed, ev),
-            "anomaly": anomaly_aurocs(embed, ev), "retrieval": retrieval(embed, ev)}
+            "anomaly": anomaly_aurocs(dist, ev), "retrieval": retrieval(dist, ev)}
 
 
 def config_scorecard(scenario: str, encoder: dict, baselines: dict[str, dict], refs: dict) -> dict:
