@@ -29,12 +29,16 @@ from smeftfm.models.evaluation import build_eval_data, recommended_config, score
 
 #: name -> overrides of ``scorecard.recommended`` (latent_dim 0 = the input width nu)
 CONFIGS: dict[str, dict] = {
-    "stress_16": {"latent_dim": 16, "identity_init": False, "coef_width": 0},
-    "stress_32": {"latent_dim": 32, "identity_init": False, "coef_width": 0},
-    "stress_full_random": {"latent_dim": 0, "identity_init": False, "coef_width": 0},
-    "whitened_full": {"latent_dim": 0, "identity_init": True, "coef_width": 0},
-    "whitened_full_head": {"latent_dim": 0, "identity_init": True, "coef_width": 128},
-    "stress_16_head": {"latent_dim": 16, "identity_init": False, "coef_width": 128},
+    "stress_16": {"whitening": "chi2", "latent_dim": 16, "identity_init": False, "coef_width": 0},
+    "stress_32": {"whitening": "chi2", "latent_dim": 32, "identity_init": False, "coef_width": 0},
+    "stress_full_random": {"whitening": "chi2", "latent_dim": 0, "identity_init": False, "coef_width": 0},
+    "chi2_full": {"whitening": "chi2", "latent_dim": 0, "identity_init": True, "coef_width": 0},
+    "chi2_full_head": {"whitening": "chi2", "latent_dim": 0, "identity_init": True, "coef_width": 128},
+    "gof_full": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 0},
+    "gof_full_head": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128},
+    "gof_full_head_w0.3": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128,
+                           "coef_weight": 0.3},
+    "gof_16_head": {"whitening": "gof", "latent_dim": 16, "identity_init": False, "coef_width": 128},
 }
 
 

@@ -377,6 +377,8 @@ class RecommendedParams(Section):
     latent_dim: int = Field(0, ge=0, description="metric block width; 0 = the input width nu (full rank)")
     depth: int = Field(2, ge=0)
     width: int = Field(128, gt=0)
+    whitening: Literal["gof", "chi2"] = Field("gof", description="encoder input: GoF residual (Gaussian block "
+                                              "whitened + signed root Poisson deviance) or full-Sigma whitening")
     identity_init: bool = Field(True, description="metric block starts at the identity (distance = GoF chi^2)")
     coef_width: int = Field(128, ge=0, description="supervised coefficient-regression head width; 0 = none")
     coef_weight: float = Field(1.0, ge=0, description="weight of the head's MSE beside the stress")

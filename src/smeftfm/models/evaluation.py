@@ -25,7 +25,7 @@ from ..data.universes import align_coefficients, sample_coefficients
 from ..errors import DataError
 from .anomaly import auroc
 from .datasets import load_split, load_theory
-from .references import CountLikelihood, Precision, noncentrality, strength_for_empirical_auroc
+from .references import CountLikelihood, GofWhitening, Precision, noncentrality, strength_for_empirical_auroc
 from .scorecard import (
     Embed,
     EvalData,
@@ -224,13 +224,14 @@ def recommended_config(params: Params, ev: EvalData, ctx: dict) -> ConfigModel:
     cfg = MetricConfig(latent_dim=rp.latent_dim, depth=rp.depth, width=rp.width, lr=rp.lr, steps=rp.steps,
                        batch_size=rp.batch_size, identity_init=rp.identity_init, coef_width=rp.coef_width,
                        coef_weight=rp.coef_weight, seed=rp.seed)
-    emb, stats = train_metric(train.x, train.label, ev.prec, ev.y_sm, cfg, coeffs=train.coeffs)
+    white = GofWhitening(ev.lik) if rp.whitening == "gof" else ev.prec
+    emb, stats = train_metric(train.x, train.label, white, ev.y_sm, cfg, coeffs=train.coeffs)
     tr = InputTransform.fit(params.train.input_transform, train.x, ev.y_sm, params.train.transform_floor)
     # baselines reduce to the width of the whole latent (metric block + supervised head) but at most the inputs'
     dim = min(emb.latent_dim, ev.prec.nu)
     return ConfigModel(emb, lambda x: tr(x).astype(np.float64), dim, train,
                        {"latent_dim": emb.latent_dim, "n_universes": int(len(np.unique(train.label))),
-                        "supervised_coefficient_head": stats["coef_dim"] > 0, **stats}, distance=emb.metric)
+                        "supervised_coefficient_head": stats["coef_dim"] > 0, "whitening": rp.whitening, **stats}, distance=emb.metric)
 
 
 def score_config(name: str, cm: ConfigModel, ev: EvalData, scenario: str) -> tuple[dict, dict, pd.DataFrame]:

@@ -1,9 +1,11 @@
 r"""The `recommended` encoder: the SM-whitened residual, metric learning and a supervised coefficient head
 (docs/models.md, "The recommended encoder").
 
-Input transform: SM-covariance whitening, w = L^-1 (x - y_SM) with w^T w = chi^2(x vs SM) under the corpus Sigma
-(:class:`smeftfm.models.references.Precision`), so Euclidean distances between inputs are likelihood distances:
-||w_a - w_b||^2 = (x_a - x_b)^T P (x_a - x_b). Spectra in pb/GeV; w is dimensionless (units of sigma), scaled by
+Input transform (``whitening``): ``chi2``: SM-covariance whitening, w = L^-1 (x - y_SM) with w^T w = chi^2(x vs SM)
+under the corpus Sigma (:class:`smeftfm.models.references.Precision`), so Euclidean distances between inputs are
+likelihood distances ||w_a - w_b||^2 = (x_a - x_b)^T P (x_a - x_b); ``gof``: the same on the Gaussian bins and the
+signed root Poisson deviance on the count bins (:class:`smeftfm.models.references.GofWhitening`), w^T w = the GoF
+statistic of the scorecard. Spectra in pb/GeV; w is dimensionless (units of sigma), scaled by
 1/sqrt(nu) inside the network (activations O(1)) and scaled back on output.
 
 Network, two blocks of one latent z = [z_m, z_c]:
@@ -35,7 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import SmeftfmError
-from .references import Precision
+from .references import GofWhitening, Precision
 
 __all__ = ["MetricConfig", "MetricEmbedder", "MetricNet", "train_metric"]
 
@@ -101,7 +103,7 @@ class MetricEmbedder:
     the metric block only (the SM-compatibility score and retrieval); :meth:`project2d` a 2-D projection of the
     metric block for the paper's figures (its two leading principal directions over the training replicas)."""
 
-    def __init__(self, net: MetricNet, prec: Precision, y_sm: np.ndarray, scale: float,
+    def __init__(self, net: MetricNet, prec: Precision | GofWhitening, y_sm: np.ndarray, scale: float,
                  axes2d: np.ndarray | None = None):
         self.net = net.eval()
         self.prec = prec
@@ -132,7 +134,7 @@ class MetricEmbedder:
         return self.metric(x) @ self.axes2d
 
 
-def train_metric(x: np.ndarray, labels: np.ndarray, prec: Precision, y_sm: np.ndarray,
+def train_metric(x: np.ndarray, labels: np.ndarray, prec: Precision | GofWhitening, y_sm: np.ndarray,
                  cfg: MetricConfig, coeffs: np.ndarray | None = None) -> tuple[MetricEmbedder, dict]:
     """Fit the encoder on replicas ``x [n, B]`` (pb/GeV) of universes ``labels [n]`` (and, for the supervised
     head, their Wilson coefficients ``coeffs [n, P]``); returns it and training stats."""
