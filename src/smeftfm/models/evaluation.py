@@ -231,7 +231,8 @@ def recommended_config(params: Params, ev: EvalData, ctx: dict) -> ConfigModel:
     dim = min(emb.latent_dim, ev.prec.nu)
     return ConfigModel(emb, lambda x: tr(x).astype(np.float64), dim, train,
                        {"latent_dim": emb.latent_dim, "n_universes": int(len(np.unique(train.label))),
-                        "supervised_coefficient_head": stats["coef_dim"] > 0, "whitening": rp.whitening, **stats}, distance=emb.metric)
+                        "supervised_coefficient_head": stats["coef_dim"] > 0, "whitening": rp.whitening, **stats},
+                       distance=emb.metric)
 
 
 def score_config(name: str, cm: ConfigModel, ev: EvalData, scenario: str) -> tuple[dict, dict, pd.DataFrame]:

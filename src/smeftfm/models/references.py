@@ -23,8 +23,8 @@ from scipy import integrate, optimize, special, stats
 from ..errors import SmeftfmError
 
 __all__ = [
-    "CountLikelihood", "GofWhitening", "Precision", "gof_auroc", "noncentrality", "np_auroc", "np_statistic", "strength_for_auroc",
-    "strength_for_empirical_auroc"
+    "CountLikelihood", "GofWhitening", "Precision", "gof_auroc", "noncentrality", "np_auroc", "np_statistic",
+    "strength_for_auroc", "strength_for_empirical_auroc"
 ]
 
 
