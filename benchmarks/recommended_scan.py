@@ -29,11 +29,16 @@ from smeftfm.models.evaluation import build_eval_data, recommended_config, score
 
 #: name -> overrides of ``scorecard.recommended`` (latent_dim 0 = the input width nu)
 CONFIGS: dict[str, dict] = {
-    "stress_16": {"whitening": "chi2", "latent_dim": 16, "identity_init": False, "coef_width": 0},
-    "stress_32": {"whitening": "chi2", "latent_dim": 32, "identity_init": False, "coef_width": 0},
+    "stress_16": {"whitening": "chi2", "latent_dim": 16, "identity_init": False, "coef_width": 0,
+                  "cloud": "mahalanobis"},
+    "stress_32": {"whitening": "chi2", "latent_dim": 32, "identity_init": False, "coef_width": 0,
+                  "cloud": "mahalanobis"},
     "stress_full_random": {"whitening": "chi2", "latent_dim": 0, "identity_init": False, "coef_width": 0},
+    "chi2_full_mahalanobis": {"whitening": "chi2", "latent_dim": 0, "identity_init": True, "coef_width": 0,
+                              "cloud": "mahalanobis"},
     "chi2_full": {"whitening": "chi2", "latent_dim": 0, "identity_init": True, "coef_width": 0},
-    "chi2_full_head": {"whitening": "chi2", "latent_dim": 0, "identity_init": True, "coef_width": 128},
+    "gof_full_mahalanobis": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 0,
+                             "cloud": "mahalanobis"},
     "gof_full": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 0},
     "gof_full_head": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128},
     "gof_full_head_w0.3": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128,

@@ -380,6 +380,8 @@ class RecommendedParams(Section):
     whitening: Literal["gof", "chi2"] = Field("gof", description="encoder input: GoF residual (Gaussian block "
                                               "whitened + signed root Poisson deviance) or full-Sigma whitening")
     identity_init: bool = Field(True, description="metric block starts at the identity (distance = GoF chi^2)")
+    cloud: Literal["euclidean", "mahalanobis"] = Field(
+        "euclidean", description="SM-compatibility score: Euclidean or Mahalanobis latent distance to the SM cloud")
     coef_width: int = Field(128, ge=0, description="supervised coefficient-regression head width; 0 = none")
     coef_weight: float = Field(1.0, ge=0, description="weight of the head's MSE beside the stress")
     lr: float = Field(1e-3, gt=0)

@@ -32,7 +32,6 @@ from .scorecard import (
     Replicas,
     config_scorecard,
     input_retrieval,
-    knn_seen,
     linear_baselines,
     reference_aurocs,
     score_embedding,
@@ -59,6 +58,7 @@ class ConfigModel:
     train: Replicas
     info: dict
     distance: Embed | None = None  # the latent block the SM-compatibility score and retrieval read (None: all)
+    cloud: str = "mahalanobis"  # the SM-cloud distance of the score and the contours (scorecard.EuclideanCloud)
 
 
 def _subsample(split, per_universe: int, coeffs: np.ndarray, rng: np.random.Generator) -> Replicas:
@@ -232,21 +232,19 @@ def recommended_config(params: Params, ev: EvalData, ctx: dict) -> ConfigModel:
     return ConfigModel(emb, lambda x: tr(x).astype(np.float64), dim, train,
                        {"latent_dim": emb.latent_dim, "n_universes": int(len(np.unique(train.label))),
                         "supervised_coefficient_head": stats["coef_dim"] > 0, "whitening": rp.whitening, **stats},
-                       distance=emb.metric)
+                       distance=emb.metric, cloud=rp.cloud)
 
 
 def score_config(name: str, cm: ConfigModel, ev: EvalData, scenario: str) -> tuple[dict, dict, pd.DataFrame]:
     """(scorecard entry, details, AUROC curves) of one configuration."""
     ev_c = EvalData(**{**ev.__dict__, "seen_train": cm.train}) if cm.train is not ev.seen_train else ev
-    enc = score_embedding(cm.embed, ev_c, cm.distance)
     # k-NN on the seen universes always uses the corpus universes (same for every configuration)
-    enc["knn_seen"] = knn_seen(cm.embed, ev)
+    enc = score_embedding(cm.embed, ev_c, cm.distance, cm.cloud, knn=ev)  # type: ignore[arg-type]
     base_fns = linear_baselines(cm.train, cm.features, ev.prec, ev.y_sm, cm.dim)
-    bases = {}
-    for bname, fn in base_fns.items():
-        bases[bname] = score_embedding(fn, ev_c)
-        bases[bname]["knn_seen"] = knn_seen(fn, ev)
-    refs = reference_aurocs(ev)
+    bases = {bname: score_embedding(fn, ev_c, knn=ev) for bname, fn in base_fns.items()}
+    if "reference_aurocs" not in ev.extra:  # the same for every configuration: computed once
+        ev.extra["reference_aurocs"] = reference_aurocs(ev)
+    refs = ev.extra["reference_aurocs"]
     entry = config_scorecard(scenario, enc, bases, refs)
     table = [{"signal": sig, "strength": float(key), "auroc": v["auroc"], "auroc_gof": v["auroc_gof"],
               "auroc_optimal": v["auroc_optimal"], **{f"auroc_{b}": bases[b]["anomaly"][sig][key] for b in bases}}
