@@ -41,7 +41,7 @@ CONFIGS: dict[str, dict] = {
                              "cloud": "mahalanobis"},
     "gof_full": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 0},
     "gof_full_head": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128},
-    "gof_full_head_w0.3": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128,
+    "gof_full_head_w03": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128,
                            "coef_weight": 0.3},
     "gof_16_head": {"whitening": "gof", "latent_dim": 16, "identity_init": False, "coef_width": 128},
 }

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import SmeftfmError
+from .mlp import mlp
 from .references import GofWhitening, Precision
 
 __all__ = ["MetricConfig", "MetricEmbedder", "MetricNet", "train_metric"]
@@ -60,23 +61,13 @@ class MetricConfig:
     seed: int = 0
 
 
-def _mlp(n_in: int, depth: int, width: int, n_out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    n = n_in
-    for _ in range(depth):
-        layers += [nn.Linear(n, width), nn.ReLU()]
-        n = width
-    layers.append(nn.Linear(n, n_out))
-    return nn.Sequential(*layers)
-
-
 class MetricNet(nn.Module):
     """z = [A w + MLP(w), MLP_c(w)] (the second block only with ``n_coef`` > 0)."""
 
     def __init__(self, n_in: int, cfg: MetricConfig, n_coef: int = 0):
         super().__init__()
         dim = cfg.latent_dim or n_in
-        self.mlp = _mlp(n_in, cfg.depth, cfg.width, dim)
+        self.mlp = mlp(n_in, cfg.width, cfg.depth, dim)
         self.linear = nn.Linear(n_in, dim, bias=False)
         if cfg.identity_init:
             with torch.no_grad():
@@ -85,7 +76,7 @@ class MetricNet(nn.Module):
                 assert isinstance(last, nn.Linear)
                 last.weight.zero_()
                 last.bias.zero_()
-        self.coef = _mlp(n_in, 2, cfg.coef_width, n_coef) if (n_coef and cfg.coef_width) else None
+        self.coef = mlp(n_in, cfg.coef_width, 2, n_coef) if (n_coef and cfg.coef_width) else None
         self.metric_dim = dim
 
     def metric(self, w: torch.Tensor) -> torch.Tensor:
