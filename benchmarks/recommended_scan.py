@@ -11,6 +11,7 @@ scorecard (``models/scorecard.py``) on the unseen universes, and prints the thre
 
 The settings run with ``--steps`` Adam steps (default 600, below the stage's 1500, to keep the scan at a few
 minutes of one thread; the stage's own figures are in scorecard.json). CPU seconds per setting are printed.
+``--merge`` adds or replaces the given settings' rows in an existing output written with the same step count.
 Writes ``reports/metrics/recommended_scan.json`` (rendered in docs/models.md by markers). Needs the default
 pipeline up to ``corpus`` and ``joint``. Usage: ``python benchmarks/recommended_scan.py [--configs NAME ...]``.
 """
@@ -18,6 +19,7 @@ pipeline up to ``corpus`` and ``joint``. Usage: ``python benchmarks/recommended_
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -43,6 +45,8 @@ CONFIGS: dict[str, dict] = {
     "gof_full_head": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128},
     "gof_full_head_w03": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128,
                            "coef_weight": 0.3},
+    "gof_full_head_seed1": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128, "seed": 1},
+    "gof_full_head_seed2": {"whitening": "gof", "latent_dim": 0, "identity_init": True, "coef_width": 128, "seed": 2},
     "gof_16_head": {"whitening": "gof", "latent_dim": 16, "identity_init": False, "coef_width": 128},
 }
 
@@ -53,6 +57,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--out", default="reports/metrics/recommended_scan.json")
+    ap.add_argument("--merge", action="store_true", help="keep the other settings' rows already in --out")
     a = ap.parse_args()
     torch.set_num_threads(1)
     params = load_params(a.params)
@@ -87,6 +92,12 @@ def main() -> None:
         print(f"{name:>20} {row['latent_width']:4d} {gap:7.3f} {f1['3sigma'] or 0:6.3f} {f1['6sigma'] or 0:6.3f} "
               f"{r2['encoder']:7.3f} {r2['lda']:7.3f} {r2['pca_whitened']:7.3f} "
               f"{row['knn_seen']:6.3f} {row['cpu_seconds']:6.0f}", flush=True)
+    if a.merge and Path(a.out).exists():
+        old = json.loads(Path(a.out).read_text())
+        if old.get("steps") != a.steps:
+            raise SystemExit(f"{a.out} was written with {old.get('steps')} steps, not {a.steps}; rerun all settings")
+        names = {r["config"] for r in rows}
+        rows = [r for r in old["rows"] if r["config"] not in names] + rows
     write_json(a.out, {"steps": a.steps, "nu": ev.prec.nu, "rows": rows,
                        "by_config": {r["config"]: r for r in rows}})
 
