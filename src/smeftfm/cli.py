@@ -157,11 +157,24 @@ def corpus(
     ),
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
+    dask_workers: Annotated[int | None, typer.Option(
+        help="run the shard tasks on a Dask LocalCluster of this many workers (overrides params dask)")] = None,
+    dask_address: Annotated[str | None, typer.Option(
+        help="run the shard tasks on the Dask scheduler at this address, e.g. tcp://host:8786")] = None,
 ) -> None:
     """Monte Carlo replicas ~ N(y, Sigma(rho)) with the exact m_ll x p_T cross-covariance (docs/data.md)."""
     from .stages.data import run_corpus
 
-    m = run_corpus(_params(params), out, spectra_path, templates_path, metrics, universes_path, joint_path)
+    p = _params(params)
+    dask = p.dask
+    if dask_workers is not None or dask_address is not None:
+        upd: dict = {"enabled": True}
+        if dask_workers is not None:
+            upd["workers"] = dask_workers
+        if dask_address is not None:
+            upd["address"] = dask_address
+        dask = dask.model_copy(update=upd)
+    m = run_corpus(p, out, spectra_path, templates_path, metrics, universes_path, joint_path, dask)
     rate = m["rows_per_second"]
     typer.echo(f"{m['rows']:.0f} replicas in {m['seconds']:.1f} s ({rate:.0f} rows/s) -> {out}")
 

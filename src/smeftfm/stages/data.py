@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_metrics
-from ..config import Params
+from ..config import DaskParams, Params
 from ..data.events import get_sampler
 from ..data.events_io import sample_working_points, write_events
 from ..data.parquet_io import file_hash, read_meta, read_parquet, write_parquet
 from ..data.replicas import write_corpus
+from ..data.sharding import corpus_executor
 from ..data.spectra import bin_columns, spectra_frame, spectra_meta
 from ..data.templates_io import read_templates
 from ..data.universes import (
@@ -117,8 +118,11 @@ def corpus_noise(params: Params, templates, joint_path: Path | None):
 
 
 def run_corpus(params: Params, out: Path, spectra: Path, templates: Path, metrics_path: Path | None = None,
-               universes: Path | None = None, joint: Path | None = None) -> dict:
-    """Replicas of every universe (not the SM) under Sigma(rho) (``data/noise.py``), sharded Parquet under ``out``."""
+               universes: Path | None = None, joint: Path | None = None, dask: DaskParams | None = None) -> dict:
+    """Replicas of every universe (not the SM) under Sigma(rho) (``data/noise.py``), sharded Parquet under ``out``.
+
+    ``dask`` (``params.yaml`` ``dask``, CLI ``--dask-workers/--dask-address``) runs the shard tasks on Dask
+    (``data/sharding.py``); the bytes written are the same as the serial default's."""
     c = params.corpus
     with stage_run("corpus", {"corpus": c.model_dump()}) as run:
         t0 = time.perf_counter()
@@ -138,9 +142,9 @@ def run_corpus(params: Params, out: Path, spectra: Path, templates: Path, metric
         meta = {"params": {"corpus": c.model_dump(), "observables": params.observables.model_dump()},
                 "templates_sha256": t.meta.get("sha256"), "spectra_sha256": file_hash(spectra),
                 "operators": smeta.get("operators"), "order": smeta.get("order"), "edges": smeta.get("edges")}
-        with progress(int(keep.sum()) * c.n_replicas, "corpus", "rows") as bar:
+        with progress(int(keep.sum()) * c.n_replicas, "corpus", "rows") as bar, corpus_executor(dask) as ex:
             summary = write_corpus(out, y[keep], labels[keep], cols, model, c.n_replicas, c.seed, c.split,
-                                   c.shard_rows, meta, progress=bar.update, cross_pb=cross)
+                                   c.shard_rows, meta, progress=bar.update, cross_pb=cross, executor=ex)
         sm = y[labels == -1]
         sm_cov = model.covariance(sm[0], None if jt is None else jt.sm) if sm.size else None
         sm_rel = (np.sqrt(np.diag(sm_cov)) / np.where(sm[0] > 0, sm[0], np.nan) if sm.size
