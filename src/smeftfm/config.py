@@ -230,6 +230,7 @@ class TrainParams(Section):
     input_transform: Literal["log_ratio_sm", "log", "ratio_sm", "none"] = "log_ratio_sm"
     transform_floor: float = Field(1e-2, gt=0, lt=1, description="lower clip of y/y_SM before the log")
     amp: bool = Field(True, description="automatic mixed precision (CUDA only)")
+    nproc: int = Field(1, ge=1, description="DDP ranks started with torchrun (1: train in the stage process)")
     knn_k: int = Field(15, gt=0, description="neighbours of the k-NN universe accuracy")
     silhouette_n: int = Field(5000, ge=10, description="test replicas used for the silhouette score")
     seed: int = 0

@@ -85,8 +85,16 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
             run.log_metrics({k: v for k, v in vals.items() if np.isfinite(v)}, step=rec["epoch"])
             _log.info("epoch %d train %.4f val %.4f", rec["epoch"], rec["train_loss"], rec["val_loss"])
 
-        res = train_encoder(feats["train"], splits["train"].label, feats["val"], splits["val"].label,
-                            enc_cfg, cfg, device, on_epoch)
+        if tp.nproc > 1:  # DDP on tp.nproc torchrun ranks (models/distributed.py); this process logs
+            from ..models.distributed import launch
+
+            res = launch(tp.nproc, feats["train"], splits["train"].label, feats["val"], splits["val"].label,
+                         enc_cfg, cfg)
+            for rec in res.history:
+                on_epoch(rec)
+        else:
+            res = train_encoder(feats["train"], splits["train"].label, feats["val"], splits["val"].label,
+                                enc_cfg, cfg, device, on_epoch)
         enc = res.encoder
         z = {s: embed(enc, f, device) for s, f in feats.items()}
         pca = fit_pca(feats["train"], tp.latent_dim, tp.seed)
