@@ -475,6 +475,28 @@ def docs_sync(
 
 @app.command()
 @handles_errors
+def promote(
+    alias: Annotated[str, typer.Option(help="registry alias to set")] = "champion",
+    version: Annotated[int | None, typer.Option(help="promote this version of smeftfm-encoder")] = None,
+    run_id: Annotated[str | None, typer.Option(help="promote the version registered by this train run")] = None,
+    best_by: Annotated[str | None, typer.Option(
+        help="promote the version whose train run has the best value of this metric, e.g. encoder.knn_accuracy")
+    ] = None,
+    lower_is_better: Annotated[bool, typer.Option(help="with --best-by: smaller is better (e.g. best_val_loss)")
+                               ] = False,
+) -> None:
+    """Point the MLflow registry alias (default @champion) of smeftfm-encoder at one version (newest by default).
+
+    The heads stage then uses it with `heads.encoder_uri: models:/smeftfm-encoder@champion`."""
+    from .models.registry import promote as do_promote
+
+    r = do_promote(alias, version, run_id, best_by, lower_is_better)
+    extra = f" ({r['metric']} = {r['value']:.4g})" if r["metric"] else ""
+    typer.echo(f"{r['uri']} -> version {r['version']} (run {r['run_id']}){extra}")
+
+
+@app.command()
+@handles_errors
 def ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="server worker processes (1 starts fastest)")] = 1,

@@ -240,6 +240,8 @@ class HeadsParams(Section):
     """Downstream heads on the frozen embedding (``heads`` stage)."""
 
     seed: int = 0
+    encoder_uri: str | None = Field(None, description="registry model to use instead of models/encoder, e.g. "
+                                    "models:/smeftfm-encoder@champion (must be the encoder of data/embeddings)")
     dpn_hidden: int = Field(128, gt=0)
     dpn_depth: int = Field(2, ge=1)
     dpn_epochs: int = Field(20, gt=0)

@@ -177,10 +177,10 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
 
     from ..data.templates_io import read_templates
     from ..models.anomaly import SIGNALS, auroc, injected_spectra
-    from ..models.bundle import load_encoder
     from ..models.datasets import load_theory
     from ..models.dirichlet import DPNConfig, dpn_outputs, expected_calibration_error, train_dpn
     from ..models.references import Precision
+    from ..models.registry import load_heads_encoder
     from ..models.retrieval import (
         LatentContours,
         chi2_threshold,
@@ -194,7 +194,7 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
     theory = load_theory(spectra_path, universes_path)
     templates = read_templates(templates_path)
     _check_provenance(theory.meta.get("templates_sha256"), templates_path, str(spectra_path))
-    model, meta = load_encoder(model_dir)
+    model, meta, encoder_source = load_heads_encoder(hp.encoder_uri, model_dir)  # models/registry.py
     rep = read_parquet(Path(embeddings_dir) / "replicas.parquet")
     uni = read_parquet(Path(embeddings_dir) / "universes.parquet")
     zc = sorted((c for c in rep.columns if c.startswith("z_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
@@ -206,6 +206,7 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
                            "set train.latent_dim >= 2")
 
     with stage_run("heads", {"heads": hp.model_dump()}) as run:
+        run.set_tags({"encoder_source": encoder_source})
         t0 = time.perf_counter()
         tr = rep[rep["split"] == "train"]
         te = rep[rep["split"] == "test"]
