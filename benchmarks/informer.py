@@ -49,6 +49,7 @@ def main() -> None:
     from smeftfm.config import load_params
     from smeftfm.data.events import sample_events, tilt_weights
     from smeftfm.models.informer import EventEncoder, EventPool, InformerConfig, event_lifts, train_informer
+    from smeftfm.models.mlp import mlp
     from smeftfm.physics.kinematics import KinematicMap
     from smeftfm.physics.operators import resolve
     from smeftfm.physics.oracle import oracle_from_params
@@ -109,13 +110,7 @@ def main() -> None:
     t_ema = _median_time(ema, args.steps)
 
     # bare baseline: the same MLP shapes, random input, one forward/backward/Adam step
-    layers: list[nn.Module] = []
-    width = lifts.shape[1]
-    for _ in range(cfg.depth):
-        layers += [nn.Linear(width, cfg.hidden), nn.SiLU()]
-        width = cfg.hidden
-    layers.append(nn.Linear(width, cfg.embed_dim))
-    bare = nn.Sequential(*layers)
+    bare = mlp(lifts.shape[1], cfg.hidden, cfg.depth, cfg.embed_dim, activation=nn.SiLU)
     bopt = torch.optim.Adam(bare.parameters(), lr=cfg.lr)
     x = torch.randn(cfg.working_points * cfg.events_per_set, lifts.shape[1])
 

@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import special, stats
 
-from ..errors import SmeftfmError
+from ..errors import DataError, SmeftfmError
+from .joint_io import JointTemplates, read_joint
 from .uncertainties import UncertaintyModel, scales, target_luminosity
 
-__all__ = ["NoiseModel", "poisson_covariance", "poisson_quantile"]
+__all__ = ["NoiseModel", "corpus_noise", "poisson_covariance", "poisson_quantile"]
 
 
 def poisson_covariance(y: np.ndarray, widths: np.ndarray, lumi: float, mll: slice, pt: slice,
@@ -184,3 +186,20 @@ class NoiseModel:
             u = special.ndtr((x[:, low] - y[low]) / sd)
             x[:, low] = poisson_quantile(u, mu[low]) / (self.lumi * self.widths[low])
         return np.clip(x, 0.0, None) if self.poisson_below > 0 else x
+
+
+def corpus_noise(params, templates, joint_path: Path | None) -> tuple[NoiseModel, JointTemplates | None]:
+    """The corpus noise model and, for ``corpus.nugget`` < 1, its 2-D (m_ll, p_T) templates (the exact m_ll x p_T
+    cross-covariance of Sigma(rho)); one Sigma for the corpus, the heads and the scorecard."""
+    model = NoiseModel.from_params(params, templates)
+    if model.nugget >= 1.0:
+        return model, None
+    if joint_path is None:
+        raise SmeftfmError(f"corpus.nugget = {model.nugget:g} < 1 needs the 2-D (m_ll, p_T) templates for the "
+                           "m_ll x p_T cross-covariance: pass --joint data/templates/joint.parquet (made by "
+                           "`dvc repro joint`), or set corpus.nugget: 1.0 (the paper's noise model)")
+    joint = read_joint(joint_path)
+    if tuple(joint.operators) != tuple(templates.operators):
+        raise DataError(f"{joint_path} covers {joint.operators}, the templates {templates.operators}; "
+                        "re-run `dvc repro joint`")
+    return model, joint

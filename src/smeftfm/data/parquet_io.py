@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_path
 from ..errors import DataError
 
-__all__ = ["META_KEY", "file_hash", "read_meta", "read_parquet", "table_with_meta", "write_parquet"]
+__all__ = ["META_KEY", "check_provenance", "file_hash", "read_meta", "read_parquet", "table_with_meta", "write_parquet"]
 
 META_KEY = b"smeftfm"
 
@@ -71,3 +71,10 @@ def file_hash(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def check_provenance(recorded: str | None, path: str | os.PathLike[str], what: str) -> None:
+    """Fail when ``what`` records a hash of ``path`` that differs from the file on disk (stale inputs)."""
+    if recorded and file_hash(path) != recorded:
+        raise DataError(f"{what} was built from a different {path} (hash {recorded} vs {file_hash(path)}); "
+                        "re-run the upstream stages (`dvc repro`)")

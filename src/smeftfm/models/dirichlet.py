@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from torch import nn
 
 from ..errors import SmeftfmError
+from .mlp import mlp
 
 LOG_ALPHA_MAX = 15.0  # exp(15) ~ 3e6: caps alpha against overflow
 
@@ -65,13 +66,7 @@ class DirichletHead(nn.Module):
 
     def __init__(self, latent_dim: int, n_classes: int, hidden: int = 128, depth: int = 2):
         super().__init__()
-        layers: list[nn.Module] = []
-        n_in = latent_dim
-        for _ in range(depth):
-            layers += [nn.Linear(n_in, hidden), nn.ReLU()]
-            n_in = hidden
-        layers.append(nn.Linear(n_in, n_classes))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(latent_dim, hidden, depth, n_classes)
         self.register_buffer("shift", torch.zeros(latent_dim))
         self.register_buffer("scale", torch.ones(latent_dim))
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .mlp import hidden_linears, mlp
 from .transforms import InputTransform
 
 __all__ = ["EmbeddingModel", "Encoder", "EncoderConfig", "embed"]
@@ -40,19 +41,9 @@ class Encoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.cfg = cfg
-        layers: list[nn.Module] = []
-        n_in = cfg.n_inputs
-        self.hidden: list[nn.Linear] = []
-        for _ in range(cfg.depth):
-            lin = nn.Linear(n_in, cfg.width)
-            self.hidden.append(lin)
-            layers += [lin]
-            if cfg.batch_norm:
-                layers.append(nn.BatchNorm1d(cfg.width))
-            layers += [nn.ReLU(), nn.Dropout(cfg.dropout)]
-            n_in = cfg.width
-        layers.append(nn.Linear(n_in, cfg.latent_dim))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(cfg.n_inputs, cfg.width, cfg.depth, cfg.latent_dim, batch_norm=cfg.batch_norm,
+                       dropout=cfg.dropout)
+        self.hidden: list[nn.Linear] = hidden_linears(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -37,6 +37,7 @@ from torch import nn
 from ..errors import SmeftfmError
 from ..physics.kinematics import KinematicMap
 from ..physics.morphing import monomials
+from .mlp import mlp
 from .ridge import ridge_predict
 
 
@@ -77,13 +78,7 @@ class EventEncoder(nn.Module):
 
     def __init__(self, n_lifts: int, cfg: InformerConfig, mean: np.ndarray, std: np.ndarray):
         super().__init__()
-        layers: list[nn.Module] = []
-        width = n_lifts
-        for _ in range(cfg.depth):
-            layers += [nn.Linear(width, cfg.hidden), nn.SiLU()]
-            width = cfg.hidden
-        layers.append(nn.Linear(width, cfg.embed_dim))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = mlp(n_lifts, cfg.hidden, cfg.depth, cfg.embed_dim, activation=nn.SiLU)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import SmeftfmError
+from .mlp import mlp
 from .references import Precision
 
 __all__ = ["MetricConfig", "MetricEmbedder", "MetricNet", "train_metric"]
@@ -48,13 +49,7 @@ class MetricNet(nn.Module):
 
     def __init__(self, n_in: int, cfg: MetricConfig):
         super().__init__()
-        layers: list[nn.Module] = []
-        n = n_in
-        for _ in range(cfg.depth):
-            layers += [nn.Linear(n, cfg.width), nn.ReLU()]
-            n = cfg.width
-        layers.append(nn.Linear(n, cfg.latent_dim))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = mlp(n_in, cfg.width, cfg.depth, cfg.latent_dim)
         self.linear = nn.Linear(n_in, cfg.latent_dim, bias=False)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:

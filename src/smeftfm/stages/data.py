@@ -9,9 +9,11 @@ import numpy as np
 
 from ..atomic import write_metrics
 from ..config import DaskParams, Params
+from ..data.corpus import corpus_metadata, corpus_metrics, spectra_matrix, universe_cross_sections
 from ..data.events import get_sampler
 from ..data.events_io import sample_working_points, write_events
-from ..data.parquet_io import file_hash, read_meta, read_parquet, write_parquet
+from ..data.noise import corpus_noise
+from ..data.parquet_io import file_hash, read_parquet, write_parquet
 from ..data.replicas import write_corpus
 from ..data.sharding import corpus_executor
 from ..data.spectra import bin_columns, spectra_frame, spectra_meta
@@ -97,26 +99,6 @@ def run_spectra(params: Params, out: Path, universes: Path, templates: Path,
 
 
 # ---------------------------------------------------------------------------------------------------- corpus
-def _spectra_matrix(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
-    df = read_parquet(path)
-    meta = read_meta(path)
-    cols = [c for c in df.columns if c not in ("universe", "label", "has_negative")]
-    return df["label"].to_numpy(np.int64), df[cols].to_numpy(np.float64), cols, meta
-
-
-def corpus_noise(params: Params, templates, joint_path: Path | None):
-    """The corpus noise model and its 2-D templates: Sigma(rho) with the exact m_ll x p_T cross-covariance."""
-    from ..data.joint_io import read_joint
-    from ..data.noise import NoiseModel
-
-    model = NoiseModel.from_params(params, templates)
-    joint = read_joint(joint_path) if model.nugget < 1.0 else None
-    if joint is not None and tuple(joint.operators) != tuple(templates.operators):
-        raise DataError(f"{joint_path} covers {joint.operators}, the templates {templates.operators}; "
-                        "re-run `dvc repro joint`")
-    return model, joint
-
-
 def run_corpus(params: Params, out: Path, spectra: Path, templates: Path, metrics_path: Path | None = None,
                universes: Path | None = None, joint: Path | None = None, dask: DaskParams | None = None) -> dict:
     """Replicas of every universe (not the SM) under Sigma(rho) (``data/noise.py``), sharded Parquet under ``out``.
@@ -126,47 +108,18 @@ def run_corpus(params: Params, out: Path, spectra: Path, templates: Path, metric
     c = params.corpus
     with stage_run("corpus", {"corpus": c.model_dump()}) as run:
         t0 = time.perf_counter()
-        labels, y, cols, smeta = _spectra_matrix(spectra)
+        labels, y, cols, smeta = spectra_matrix(spectra)
         t = read_templates(templates)
         if cols != bin_columns(t):
             raise DataError(f"{spectra} bins do not match the templates {templates}; re-run `smeftfm spectra`")
         model, jt = corpus_noise(params, t, joint)
         keep = labels >= 0
-        cross = None
-        if jt is not None:
-            if universes is None:
-                raise SmeftfmError("corpus.nugget < 1 needs the universes' coefficients: pass --universes")
-            udf = read_parquet(universes).set_index("label").loc[labels[keep]]
-            ops = operator_columns(udf.reset_index())
-            cross = jt.cross_sections(ops, udf[ops].to_numpy(np.float64), params.physics.order)
-        meta = {"params": {"corpus": c.model_dump(), "observables": params.observables.model_dump()},
-                "templates_sha256": t.meta.get("sha256"), "spectra_sha256": file_hash(spectra),
-                "operators": smeta.get("operators"), "order": smeta.get("order"), "edges": smeta.get("edges")}
+        cross = universe_cross_sections(params, jt, universes, labels[keep])
+        meta = corpus_metadata(params, t, spectra, smeta)
         with progress(int(keep.sum()) * c.n_replicas, "corpus", "rows") as bar, corpus_executor(dask) as ex:
             summary = write_corpus(out, y[keep], labels[keep], cols, model, c.n_replicas, c.seed, c.split,
                                    c.shard_rows, meta, progress=bar.update, cross_pb=cross, executor=ex)
-        sm = y[labels == -1]
-        sm_cov = model.covariance(sm[0], None if jt is None else jt.sm) if sm.size else None
-        sm_rel = (np.sqrt(np.diag(sm_cov)) / np.where(sm[0] > 0, sm[0], np.nan) if sm.size
-                  else np.full(len(cols), np.nan))
-        seconds = time.perf_counter() - t0
-        rows = sum(v["rows"] for v in summary.values())
-        metrics = {
-            "rows": rows,
-            "rows_per_second": rows / seconds,
-            "seconds": seconds,
-            "l_eff_pb_inv": model.l_eff,
-            "luminosity_pb_inv": model.lumi,
-            "uncertainty_rescale_m": model.rescale,
-            "nugget": model.nugget,
-            "sm_poisson_bins": int(np.sum((model.expected_events(sm[0]) < model.poisson_below) & (sm[0] > 0)))
-            if sm.size else 0,
-            "sm_rank": int(np.linalg.matrix_rank(sm_cov, tol=1e-10 * np.abs(sm_cov).max())) if sm.size else 0,
-            "sm_rel_unc_min": float(np.nanmin(sm_rel)),
-            "sm_rel_unc_max": float(np.nanmax(sm_rel)),
-            **{f"{k}_rows": v["rows"] for k, v in summary.items()},
-            **{f"{k}_shards": v["shards"] for k, v in summary.items()},
-        }
+        metrics = corpus_metrics(model, jt, y, labels, summary, time.perf_counter() - t0)
         run.log_metrics(metrics)
         run.log_dict({"summary": summary, "meta": meta}, "corpus_summary.json")
     write_metrics(metrics_path, metrics)
