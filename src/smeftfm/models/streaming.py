@@ -175,11 +175,13 @@ class ShardStream(IterableDataset):
 
 def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.ndarray, enc_cfg: EncoderConfig,
                             cfg: TrainConfig, device: torch.device | str = "cpu", num_workers: int = 0,
-                            on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+                            on_epoch: Callable[[dict], None] | None = None,
+                            max_anchors: int | None = None) -> TrainResult:
     """Contrastive training over ``stream`` (one pass over every train replica as anchor per epoch).
 
     Same model, optimiser, loss, validation pairs and early stopping as :func:`.training.train_encoder`; only
     the pairs differ (drawn inside the stream's buffers instead of over the whole split). ``x_val`` are features.
+    ``max_anchors`` ends each epoch after that many anchors (benchmarks on a time budget); None = the whole split.
     """
     # the trainer's own tensor holds the (small) validation features; the train pairs come from the stream
     trainer = ContrastiveTrainer(x_val, y_val, enc_cfg, cfg, device)
@@ -205,13 +207,16 @@ def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.nd
                 continue
             total += trainer.step(b.xi.to(dev), b.xj.to(dev), b.y.to(dev)) * n
             seen += n
+            if max_anchors is not None and seen >= max_anchors:
+                break
         train_time += time.perf_counter() - t0
         n_seen += seen
         train_loss = total / max(seen, 1)
         val_loss = pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
         if not np.isfinite(train_loss) or not np.isfinite(val_loss):
             raise SmeftfmError(f"training diverged at epoch {epoch}; lower train.lr")
-        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - t0}
+        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - t0,
+               "anchors": seen}
         res.history.append(rec)
         if on_epoch:
             on_epoch(rec)
