@@ -473,6 +473,29 @@ def docs_sync(
         raise typer.Exit(1)
 
 
+@app.command("sweep-variant")
+@handles_errors
+def sweep_variant(
+    noise: Annotated[str, typer.Option(help="noise-model variant (sweeps/variants.yaml)")],
+    lumi: Annotated[str, typer.Option(help="luminosity-scenario variant")],
+    encoder: Annotated[str, typer.Option(help="encoder-configuration variant")],
+    out: Annotated[Path, typer.Option(help="output folder of the variant")],
+    variants: Annotated[Path, typer.Option(help="the named overrides")] = Path("sweeps/variants.yaml"),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    joint_path: Annotated[Path, typer.Option("--joint", help="2-D (m_ll, p_T) templates")] = Path(
+        "data/templates/joint.parquet"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """One variant of the sweep (sweeps/dvc.yaml matrix stage): corpus + encoder with the named overrides."""
+    from .stages.sweeps import run_variant
+
+    m = run_variant(params, variants, {"noise": noise, "lumi": lumi, "encoder": encoder}, out, spectra_path,
+                    templates_path, universes_path, joint_path)
+    typer.echo(f"{noise}-{lumi}-{encoder}: encoder k-NN accuracy {m['encoder']['knn_accuracy']:.3f} -> {out}")
+
+
 @app.command()
 @handles_errors
 def promote(
