@@ -35,7 +35,7 @@ from .encoder import EncoderConfig
 from .pairs import PairSampler
 from .training import ContrastiveTrainer, TrainConfig, TrainResult, pair_loss
 
-__all__ = ["PairBatch", "ShardStream", "draw_partners", "train_encoder_streaming"]
+__all__ = ["BufferPairs", "PairBatch", "ShardStream", "draw_partners", "train_encoder_streaming"]
 
 
 class PairBatch(NamedTuple):
@@ -49,6 +49,40 @@ class PairBatch(NamedTuple):
     replica: torch.Tensor
 
 
+class BufferPairs:
+    """Partner draws inside one buffer of labels; the class structure is built once per buffer (one sort)."""
+
+    def __init__(self, labels: np.ndarray):
+        classes, dense = np.unique(labels, return_inverse=True)
+        self.dense = dense.astype(np.int64)
+        self.n_classes = classes.size
+        self.order = np.argsort(self.dense, kind="stable")
+        self.counts = np.bincount(self.dense, minlength=self.n_classes)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        self.rank = np.empty(labels.size, dtype=np.int64)
+        self.rank[self.order] = np.arange(labels.size) - self.starts[self.dense[self.order]]
+
+    def draw(self, anchors: np.ndarray, positive_fraction: float,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Partner indices ``j`` and targets ``y`` for ``anchors`` (see :func:`draw_partners`)."""
+        n = anchors.size
+        ci = self.dense[anchors]
+        pos = np.arange(n) < int(round(n * positive_fraction))
+        pos &= self.counts[ci] >= 2
+        if self.n_classes < 2:
+            pos[:] = True
+        j = np.empty(n, dtype=np.int64)
+        a, cp = anchors[pos], ci[pos]
+        r = (rng.random(a.size) * (self.counts[cp] - 1)).astype(np.int64)
+        r += r >= self.rank[a]
+        j[pos] = self.order[self.starts[cp] + r]
+        neg = ~pos
+        if neg.any():
+            cn = (ci[neg] + 1 + rng.integers(0, self.n_classes - 1, size=int(neg.sum()))) % self.n_classes
+            j[neg] = self.order[self.starts[cn] + (rng.random(cn.size) * self.counts[cn]).astype(np.int64)]
+        return j, pos.astype(np.float32)
+
+
 def draw_partners(labels: np.ndarray, anchors: np.ndarray, positive_fraction: float,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Partner indices ``j`` and targets ``y`` for ``anchors`` (indices into ``labels``), vectorised.
@@ -57,30 +91,7 @@ def draw_partners(labels: np.ndarray, anchors: np.ndarray, positive_fraction: fl
     the rest a negative one (uniform other label, then uniform member). An anchor whose label is alone in
     ``labels`` gets a negative; when only one label is present every pair is positive.
     """
-    classes, dense = np.unique(labels, return_inverse=True)
-    dense = dense.astype(np.int64)
-    n_classes = classes.size
-    order = np.argsort(dense, kind="stable")
-    counts = np.bincount(dense, minlength=n_classes)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty(labels.size, dtype=np.int64)
-    rank[order] = np.arange(labels.size) - starts[dense[order]]
-    n = anchors.size
-    ci = dense[anchors]
-    pos = np.arange(n) < int(round(n * positive_fraction))
-    pos &= counts[ci] >= 2
-    if n_classes < 2:
-        pos[:] = True
-    j = np.empty(n, dtype=np.int64)
-    a, cp = anchors[pos], ci[pos]
-    r = (rng.random(a.size) * (counts[cp] - 1)).astype(np.int64)
-    r += r >= rank[a]
-    j[pos] = order[starts[cp] + r]
-    neg = ~pos
-    if neg.any():
-        cn = (ci[neg] + 1 + rng.integers(0, n_classes - 1, size=int(neg.sum()))) % n_classes
-        j[neg] = order[starts[cn] + (rng.random(cn.size) * counts[cn]).astype(np.int64)]
-    return j, pos.astype(np.float32)
+    return BufferPairs(labels).draw(anchors, positive_fraction, rng)
 
 
 class ShardStream(IterableDataset):
@@ -165,9 +176,10 @@ class ShardStream(IterableDataset):
         pair_rng = np.random.default_rng([self.seed, self.epoch, 1 + int(rng.integers(1 << 31))])
         for x, label, replica in self.buffers():
             feats = torch.from_numpy(np.ascontiguousarray(self.transform(x) if self.transform else x))
+            pairs = BufferPairs(label)
             for s in range(0, x.shape[0], self.batch_size):
                 anchors = np.arange(s, min(s + self.batch_size, x.shape[0]))
-                j, y = draw_partners(label, anchors, self.positive_fraction, pair_rng)
+                j, y = pairs.draw(anchors, self.positive_fraction, pair_rng)
                 a, jt = torch.from_numpy(anchors), torch.from_numpy(j)
                 yield PairBatch(feats[a], feats[jt], torch.from_numpy(y), torch.from_numpy(label[anchors]),
                                 torch.from_numpy(replica[anchors]))
