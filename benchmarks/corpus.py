@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 
 from smeftfm.config import load_params
 from smeftfm.data.replicas import CHUNK_ROWS, corpus_schema, write_corpus
-from smeftfm.data.spectra import bin_columns
 from smeftfm.data.templates_io import read_templates
 from smeftfm.data.uncertainties import UncertaintyModel
 from smeftfm.data.universes import sample_coefficients
+from smeftfm.physics.observables import histogram_columns
 
 TEMPLATES = Path("data/templates/spectra.parquet")
 
@@ -54,7 +54,7 @@ def run_corpus(out: Path, replicas: int, queue=None) -> float:
     params, t, y, model = load_inputs(replicas)
     c = params.corpus
     t0 = time.perf_counter()
-    write_corpus(out, y, range(len(y)), bin_columns(t), model, replicas, c.seed, c.split, c.shard_rows)
+    write_corpus(out, y, range(len(y)), histogram_columns(t.binnings), model, replicas, c.seed, c.split, c.shard_rows)
     dt = time.perf_counter() - t0
     if queue is not None:
         queue.put((dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
@@ -97,7 +97,8 @@ def main() -> None:
             p.join()
             corpus_times.append(dt)
             rss.append(peak)
-        floor_times = [run_floor(tmp / "floor.parquet", y, model, replicas, params.corpus.seed, bin_columns(t))
+        cols = histogram_columns(t.binnings)
+        floor_times = [run_floor(tmp / "floor.parquet", y, model, replicas, params.corpus.seed, cols)
                        for _ in range(args.repeat)]
         size = sum(f.stat().st_size for f in (tmp / "corpus").rglob("*.parquet"))
         floor_size = (tmp / "floor.parquet").stat().st_size

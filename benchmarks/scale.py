@@ -47,10 +47,10 @@ from smeftfm.atomic import json_safe, write_json  # noqa: E402
 from smeftfm.config import DaskParams, load_params  # noqa: E402
 from smeftfm.data.replicas import write_corpus  # noqa: E402
 from smeftfm.data.sharding import dask_client, dask_executor  # noqa: E402
-from smeftfm.data.spectra import bin_columns  # noqa: E402
 from smeftfm.data.templates_io import read_templates  # noqa: E402
 from smeftfm.data.uncertainties import UncertaintyModel  # noqa: E402
 from smeftfm.data.universes import sample_coefficients  # noqa: E402
+from smeftfm.physics.observables import histogram_columns  # noqa: E402
 
 TEMPLATES = Path("data/templates/spectra.parquet")
 OUT = Path("reports/metrics/scale.json")
@@ -74,7 +74,7 @@ def inputs(n_universes: int, coarse: int = 1):
                                  u.zero_scope)
     y = t.predict(coeffs)
     model = UncertaintyModel.from_params(params, t)
-    cols = bin_columns(t)
+    cols = histogram_columns(t.binnings)
     if coarse == 1:
         return y, cols, model
     w, c = model.widths, model.centers

@@ -271,3 +271,20 @@ def covered(path: Path, root: Path, deps: list[str]) -> bool:
 
 def key_covered(key: str, listed: list[str]) -> bool:
     return any(key == p or key.startswith(p + ".") for p in listed)
+
+
+def long_functions(folder: Path, limit: int) -> list[tuple[str, int]]:
+    """Functions and methods defined in the modules of ``folder`` (nested ones count toward their parent) whose
+    source spans more than ``limit`` lines, from ``def`` (decorators excluded) to the last line, as
+    (``file.py:name``, lines)."""
+    out = []
+    for path in sorted(folder.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        nodes += [f for c in tree.body if isinstance(c, ast.ClassDef) for f in c.body
+                  if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for n in nodes:
+            lines = (n.end_lineno or n.lineno) - n.lineno + 1
+            if lines > limit:
+                out.append((f"{path.name}:{n.name}", lines))
+    return out

@@ -24,6 +24,7 @@ from .architecture import (
     key_covered,
     layering_violations,
     load_modules,
+    long_functions,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,11 +74,8 @@ def test_dvc_stage_deps_cover_the_code_and_params_it_runs(modules, stage):
         f"to its params: {unread}")
 
 
-#: Modules still without ``__all__`` (owned by work in progress on other branches); the list may only shrink.
-WITHOUT_ALL = {"models/anomaly.py", "models/retrieval.py", "models/dirichlet.py", "models/baselines.py",
-               "stages/models.py", "data/uncertainties.py", "data/replicas.py", "loop/acquisition.py",
-               "loop/basis.py", "loop/controller.py", "loop/likelihood.py", "loop/residual.py", "loop/tracing.py",
-               "models/informer.py", "models/ridge.py", "stages/loop.py"}
+#: Modules allowed without ``__all__``: none (every public module declares its API; packages' __init__ excepted).
+WITHOUT_ALL: set[str] = set()
 
 
 def test_public_modules_declare_all_and_it_names_real_objects(modules):
@@ -100,3 +98,18 @@ def test_public_modules_declare_all_and_it_names_real_objects(modules):
             a.asname or a.name for n in m.tree.body if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         assert set(names) <= defined, (rel, sorted(set(names) - defined))
     assert lacking <= WITHOUT_ALL, f"modules without __all__: {sorted(lacking - WITHOUT_ALL)}"
+
+
+#: Stage functions only wire (read inputs, call library functions, write outputs and metrics): at most this many
+#: lines each, ``def`` to last line.
+MAX_STAGE_LINES = 40
+#: Stage functions allowed to be longer, each with its owner. ``run_informer`` is being thinned by the issue-12
+#: work (the informer speed-up moves its orchestration into ``loop/``); remove it from here once it is thin.
+LONG_STAGES_ALLOWED = {"loop.py:run_informer"}
+
+
+def test_stage_functions_only_wire():
+    found = long_functions(SRC / "smeftfm" / "stages", MAX_STAGE_LINES)
+    over = [f"{name} ({n} lines)" for name, n in found if name not in LONG_STAGES_ALLOWED]
+    assert not over, (f"stage functions over {MAX_STAGE_LINES} lines (move the logic into the library layers and "
+                      f"keep the stage to wiring): {over}")

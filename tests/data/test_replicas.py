@@ -11,15 +11,15 @@ import pytest
 
 from smeftfm.data import replicas as rep
 from smeftfm.data.replicas import SPLITS, corpus_meta, read_corpus, split_counts, write_corpus
-from smeftfm.data.spectra import bin_columns
 from smeftfm.data.uncertainties import UncertaintyModel
+from smeftfm.physics.observables import histogram_columns
 
 
 @pytest.fixture(scope="module")
 def setup(templates):
     model = UncertaintyModel.from_templates(templates, 10_000)
     coeffs = np.array([[0.0, 0.0, 0.0], [0.2, 0.01, -0.1], [-0.1, 0.02, 0.05]])
-    return model, templates.predict(coeffs), [0, 1, 2], bin_columns(templates)
+    return model, templates.predict(coeffs), [0, 1, 2], histogram_columns(templates.binnings)
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -11,8 +11,8 @@ import pytest
 from smeftfm.config import DaskParams
 from smeftfm.data.replicas import SPLITS, read_corpus, write_corpus
 from smeftfm.data.sharding import corpus_executor
-from smeftfm.data.spectra import bin_columns
 from smeftfm.data.uncertainties import UncertaintyModel
+from smeftfm.physics.observables import histogram_columns
 
 pytest.importorskip("distributed")
 
@@ -27,7 +27,7 @@ def setup(templates):
     model = UncertaintyModel.from_templates(templates, 10_000)
     rng = np.random.default_rng(0)
     coeffs = rng.normal(0.0, 0.05, size=(7, len(templates.operators)))
-    return model, templates.predict(coeffs), list(range(7)), bin_columns(templates)
+    return model, templates.predict(coeffs), list(range(7)), histogram_columns(templates.binnings)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from smeftfm.data.parquet_io import read_meta, read_parquet
 from smeftfm.data.replicas import corpus_meta, read_corpus
 from smeftfm.data.spectra import spectra_frame
 from smeftfm.data.templates_io import write_templates
-from smeftfm.errors import ConfigError
+from smeftfm.errors import ConfigError, SmeftfmError
 from smeftfm.stages.data import run_corpus, run_events, run_spectra, run_universes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,3 +161,14 @@ def test_quadratic_order_spectra_and_events(oracle, tmp_path):
     assert (y >= 0).all() and not u["has_negative"].iloc[0]
     m, _, _ = sample_events(oracle, c, 500, np.random.default_rng(1), order="quadratic")
     assert m.size == 500
+
+
+def test_corpus_under_rho_below_one_without_joint_templates_is_one_clear_error(built, tmp_path):
+    """corpus.nugget < 1 needs the 2-D templates (the m_ll x p_T cross-covariance): without ``--joint`` the stage
+    stops with a SmeftfmError naming the option and the stage that makes the file, before writing anything."""
+    d, _, _ = built
+    p = tiny_params(**{"universes.n": 8, "corpus.n_replicas": 100, "corpus.nugget": 0.5})
+    with pytest.raises(SmeftfmError, match=r"--joint .*dvc repro joint"):
+        run_corpus(p, tmp_path / "corpus", d / "spectra.parquet", d / "templates.parquet",
+                   universes=d / "universes.parquet")
+    assert not (tmp_path / "corpus").exists()

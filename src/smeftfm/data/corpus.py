@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import Params
 from ..errors import SmeftfmError
+from ..physics.observables import select_bin_columns
 from .joint_io import JointTemplates
 from .noise import NoiseModel
 from .parquet_io import file_hash, read_meta, read_parquet
@@ -24,7 +25,7 @@ def spectra_matrix(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], dict]
     """``data/spectra.parquet`` as (labels [U+1] with -1 for the SM, spectra [U+1, B], bin columns, metadata)."""
     df = read_parquet(path)
     meta = read_meta(path)
-    cols = [c for c in df.columns if c not in ("universe", "label", "has_negative")]
+    cols = select_bin_columns(df.columns)
     return df["label"].to_numpy(np.int64), df[cols].to_numpy(np.float64), cols, meta
 
 
@@ -52,9 +53,12 @@ def corpus_metrics(model: NoiseModel, joint: JointTemplates | None, y: np.ndarra
                    summary: dict, seconds: float) -> dict:
     """``corpus.json``: rows and throughput, the luminosity model, and the SM's rank and relative uncertainties."""
     sm = y[labels == -1]
-    sm_cov = model.covariance(sm[0], None if joint is None else joint.sm) if sm.size else None
-    sm_rel = (np.sqrt(np.diag(sm_cov)) / np.where(sm[0] > 0, sm[0], np.nan) if sm.size
-              else np.full(y.shape[1], np.nan))
+    poisson_bins, rank, sm_rel = 0, 0, np.full(y.shape[1], np.nan)
+    if sm.size:
+        sm_cov = model.covariance(sm[0], None if joint is None else joint.sm)
+        sm_rel = np.sqrt(np.diag(sm_cov)) / np.where(sm[0] > 0, sm[0], np.nan)
+        poisson_bins = int(np.sum((model.expected_events(sm[0]) < model.poisson_below) & (sm[0] > 0)))
+        rank = int(np.linalg.matrix_rank(sm_cov, tol=1e-10 * np.abs(sm_cov).max()))
     rows = sum(v["rows"] for v in summary.values())
     return {
         "rows": rows,
@@ -64,9 +68,8 @@ def corpus_metrics(model: NoiseModel, joint: JointTemplates | None, y: np.ndarra
         "luminosity_pb_inv": model.lumi,
         "uncertainty_rescale_m": model.rescale,
         "nugget": model.nugget,
-        "sm_poisson_bins": int(np.sum((model.expected_events(sm[0]) < model.poisson_below) & (sm[0] > 0)))
-        if sm.size else 0,
-        "sm_rank": int(np.linalg.matrix_rank(sm_cov, tol=1e-10 * np.abs(sm_cov).max())) if sm.size else 0,
+        "sm_poisson_bins": poisson_bins,
+        "sm_rank": rank,
         "sm_rel_unc_min": float(np.nanmin(sm_rel)),
         "sm_rel_unc_max": float(np.nanmax(sm_rel)),
         **{f"{k}_rows": v["rows"] for k, v in summary.items()},

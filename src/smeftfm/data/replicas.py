@@ -28,10 +28,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..atomic import atomic_dir, atomic_path
-from ..errors import SmeftfmError
+from ..errors import DataError, SmeftfmError
 from .noise import NoiseModel
-from .parquet_io import META_KEY, table_with_meta
+from .parquet_io import read_meta, table_with_meta
 from .uncertainties import UncertaintyModel
+
+__all__ = ["CHUNK_ROWS", "SPLITS", "Executor", "corpus_meta", "corpus_schema", "plan_shards", "read_corpus",
+           "serial_executor", "shard_name", "split_counts", "universe_replicas", "write_corpus", "write_shard"]
 
 SPLITS = ("train", "val", "test")
 CHUNK_ROWS = 65_536
@@ -210,23 +213,26 @@ def write_corpus(out_dir: str | os.PathLike[str], spectra: np.ndarray, labels: S
     return summary
 
 
-def read_corpus(folder: str | os.PathLike[str], split: str, columns: list[str] | None = None) -> pa.Table:
-    """One split of a corpus as an Arrow table (all shards, in order)."""
+def _shards(folder: str | os.PathLike[str], split: str) -> list[Path]:
     if split not in SPLITS:
         raise SmeftfmError(f"unknown split '{split}'; use one of {SPLITS}")
     d = Path(folder) / f"split={split}"
     files = sorted(d.glob("part-*.parquet"))
     if not files:
-        raise SmeftfmError(f"no shards in {d}; run `smeftfm corpus` (or `dvc repro corpus`)")
-    return pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
+        raise DataError(f"no corpus shards in {d}; run the corpus stage first (`dvc repro corpus`)")
+    return files
+
+
+def read_corpus(folder: str | os.PathLike[str], split: str, columns: list[str] | None = None) -> pa.Table:
+    """One split of a corpus as an Arrow table (all shards, in order)."""
+    files = _shards(folder, split)
+    try:
+        return pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"corpus shard in {files[0].parent} is unreadable ({err}); delete the corpus and re-run "
+                        "`dvc repro`") from None
 
 
 def corpus_meta(folder: str | os.PathLike[str]) -> dict:
-    """The generating metadata stored in the corpus' schema."""
-    import json
-
-    f = next(iter(sorted((Path(folder) / "split=train").glob("part-*.parquet"))), None)
-    if f is None:
-        raise SmeftfmError(f"no corpus shards under {folder}; run `smeftfm corpus`")
-    raw = (pq.read_schema(f).metadata or {}).get(META_KEY)
-    return json.loads(raw) if raw else {}
+    """The generating metadata stored in the corpus' schema (that of the first training shard)."""
+    return read_meta(_shards(folder, "train")[0])

@@ -11,16 +11,11 @@ import numpy as np
 import pandas as pd
 
 from ..physics.morphing import Order
-from ..physics.observables import column_names
+from ..physics.observables import histogram_columns
 from ..physics.oracle import Templates
 from .universes import align_coefficients, operator_columns
 
-__all__ = ["bin_columns", "spectra_frame", "spectra_meta", "universe_spectra"]
-
-
-def bin_columns(templates: Templates) -> list[str]:
-    """Column names ``<observable>_00``.. per binning (``mll_00``..``mll_59``, ``pt_00``..``pt_31`` by default)."""
-    return [c for b in templates.binnings for c in column_names(b.observable, b.n)]
+__all__ = ["spectra_frame", "spectra_meta", "universe_spectra"]
 
 
 def universe_spectra(universes: pd.DataFrame, templates: Templates, order: Order) -> np.ndarray:
@@ -40,7 +35,7 @@ def spectra_frame(universes: pd.DataFrame, templates: Templates, order: Order) -
             "has_negative": (y < 0).any(axis=1),
         }
     )
-    return pd.concat([head, pd.DataFrame(y, columns=bin_columns(templates))], axis=1)
+    return pd.concat([head, pd.DataFrame(y, columns=histogram_columns(templates.binnings))], axis=1)
 
 
 def spectra_meta(templates: Templates, order: Order, operators: list[str]) -> dict:

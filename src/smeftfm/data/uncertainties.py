@@ -28,6 +28,9 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["PB_PER_FB", "UncertaintyModel", "block_kernel", "covariance", "effective_luminosity", "psd_factor",
+           "rbf_kernel", "scales", "target_luminosity"]
+
 PB_PER_FB = 1e-3  # 1 fb = 1e-3 pb, so L [pb^-1] = 1e3 x L [fb^-1]
 
 

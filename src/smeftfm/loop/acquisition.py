@@ -21,6 +21,8 @@ import numpy as np
 from ..errors import SmeftfmError
 from ..models.ridge import RidgeHead
 
+__all__ = ["ARMS", "candidate_pool", "choose", "epig_scores", "residual_energy_scores"]
+
 Arm = Literal["residual_energy", "epig", "random"]
 ARMS: tuple[str, ...] = ("residual_energy", "epig", "random")
 

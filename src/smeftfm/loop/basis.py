@@ -25,6 +25,8 @@ import numpy as np
 from ..errors import SmeftfmError
 from ..physics.kinematics import KinematicMap
 
+__all__ = ["AppendedFeature", "FeatureDictionary", "Psi", "legendre", "mass_polynomials"]
+
 
 def legendre(x: np.ndarray, degree: int) -> np.ndarray:
     """Legendre polynomials ``P_0..P_degree`` at ``x`` (vectorised recurrence), shape ``[n, degree + 1]``."""

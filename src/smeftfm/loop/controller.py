@@ -41,6 +41,9 @@ from .pools import box_pool, tier_pool, tier_shares
 from .residual import Spectrum, fit_direction, fit_gram, fit_weighted, leading_singular_vectors
 from .tracing import NullTracer
 
+__all__ = ["EXTENSIONS", "CycleRecord", "FitSet", "Loop", "LoopResult", "LoopSettings", "Tier", "collapse_factors",
+           "control_checks", "gates", "unlock_triggered_extension"]
+
 Extension = Literal["kinematic", "exact", "dictionary", "none", "random"]
 EXTENSIONS: tuple[str, ...] = ("kinematic", "exact", "dictionary", "none", "random")
 

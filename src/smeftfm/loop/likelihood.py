@@ -20,6 +20,8 @@ import numpy as np
 from ..errors import SmeftfmError
 from ..physics.morphing import monomials, n_terms
 
+__all__ = ["LogLikelihoodRatio", "ProbeSet", "probe_set"]
+
 
 @dataclass(frozen=True)
 class ProbeSet:

@@ -15,6 +15,9 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["RANK_RTOL", "Spectrum", "fit_direction", "fit_gram", "fit_weighted", "leading_singular_vectors",
+           "orthonormal_basis", "residualise", "singular_values"]
+
 RANK_RTOL = 1e-10
 
 

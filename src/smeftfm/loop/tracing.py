@@ -27,6 +27,8 @@ import os
 import time
 from typing import Any
 
+__all__ = ["CYCLE_SPAN", "ROOT_SPAN", "SERVICE_NAME", "LoopTracer", "NullTracer", "cycle_attributes", "otlp_endpoint"]
+
 _log = logging.getLogger(__name__)
 
 SERVICE_NAME = "smeftfm-aletheia"

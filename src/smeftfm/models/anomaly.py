@@ -31,6 +31,9 @@ from sklearn.metrics import roc_auc_score
 from ..errors import SmeftfmError
 from ..physics.constants import DEFAULT_EW
 
+__all__ = ["SIGNALS", "InjectionConfig", "auroc", "breit_wigner", "injected_spectra", "shifted_mass", "stretched",
+           "tail_excess"]
+
 SIGNALS = ("tail", "zshift", "resonance", "combined")
 
 

@@ -15,6 +15,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from ..errors import SmeftfmError
 
+__all__ = ["embedding_metrics", "fit_pca", "knn_accuracy", "linear_probe_r2", "silhouette"]
+
 
 def fit_pca(x_train: np.ndarray, n_components: int, seed: int = 0) -> PCA:
     """PCA to ``n_components`` on the transformed train features."""

@@ -15,22 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..data.parquet_io import read_meta, read_parquet
+from ..data.replicas import SPLITS, read_corpus
+from ..data.universes import operator_columns
 from ..errors import DataError
-from ..physics.observables import bin_column_regex
+from ..physics.observables import select_bin_columns
 
-__all__ = ["SPLITS", "Split", "Theory", "bin_columns", "load_corpus_meta", "load_split", "load_theory"]
+__all__ = ["SPLITS", "Split", "Theory", "load_split", "load_theory"]
 
-SPLITS = ("train", "val", "test")
-
-
-def bin_columns(names: list[str]) -> list[str]:
-    """The spectrum columns (of every registered observable, ``mll_*``, ``pt_*``, ...) in file order."""
-    rx = bin_column_regex()
-    return [c for c in names if rx.match(c)]
 
 
 @dataclass(frozen=True)
@@ -46,16 +39,9 @@ class Split:
 def load_split(corpus_dir: str | Path, split: str) -> Split:
     """Read every shard of ``corpus_dir/split=<split>/``."""
     d = Path(corpus_dir) / f"split={split}"
-    shards = sorted(d.glob("part-*.parquet"))
-    if not shards:
-        raise DataError(f"no corpus shards in {d}; run the corpus stage first (`dvc repro corpus`)")
-    try:
-        table = pa.concat_tables([pq.read_table(s) for s in shards])
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"corpus shard in {d} is unreadable ({err}); delete data/corpus and re-run `dvc repro`"
-                        ) from None
+    table = read_corpus(corpus_dir, split)
     names = table.column_names
-    cols = bin_columns(names)
+    cols = select_bin_columns(names)
     missing = [c for c in ("label", "replica") if c not in names]
     if missing or not cols:
         raise DataError(f"{d} lacks columns {missing or 'spectrum bin columns (mll_*, pt_*, ...)'}; "
@@ -65,11 +51,6 @@ def load_split(corpus_dir: str | Path, split: str) -> Split:
         raise DataError(f"{d} contains non-finite spectra; re-run the corpus stage")
     return Split(x=np.ascontiguousarray(x), label=table.column("label").to_numpy().astype(np.int64),
                  replica=table.column("replica").to_numpy().astype(np.int64), columns=tuple(cols))
-
-
-def load_corpus_meta(corpus_dir: str | Path) -> dict:
-    shards = sorted((Path(corpus_dir) / "split=train").glob("part-*.parquet"))
-    return read_meta(shards[0]) if shards else {}
 
 
 @dataclass(frozen=True)
@@ -90,7 +71,7 @@ def load_theory(spectra_path: str | Path, universes_path: str | Path) -> Theory:
     """Spectra of all universes and of the SM, with the Wilson coefficients aligned on ``label``."""
     sp = read_parquet(spectra_path)
     un = read_parquet(universes_path)
-    cols = bin_columns(list(sp.columns))
+    cols = select_bin_columns(sp.columns)
     for name, df, need in (("spectra", sp, ["universe", "label"]), ("universes", un, ["universe", "label"])):
         lack = [c for c in need if c not in df.columns]
         if lack:
@@ -101,7 +82,7 @@ def load_theory(spectra_path: str | Path, universes_path: str | Path) -> Theory:
     if len(sm_rows) != 1:
         raise DataError(f"{spectra_path} must hold exactly one 'SM' row, found {len(sm_rows)}")
     bsm = sp[sp["label"] >= 0].sort_values("label")
-    ops = [c for c in un.columns if c not in ("universe", "label")]
+    ops = operator_columns(un)
     un_b = un[un["label"] >= 0].sort_values("label")
     if not np.array_equal(bsm["label"].to_numpy(), un_b["label"].to_numpy()):
         raise DataError("spectra and universes disagree on the universe labels; re-run `dvc repro`")

@@ -26,6 +26,9 @@ from torch import nn
 from ..errors import SmeftfmError
 from .mlp import mlp
 
+__all__ = ["LOG_ALPHA_MAX", "DPNConfig", "DirichletHead", "dirichlet_kl", "dpn_outputs", "expected_calibration_error",
+           "expected_data_entropy", "mutual_information", "synthetic_ood", "total_entropy", "train_dpn"]
+
 LOG_ALPHA_MAX = 15.0  # exp(15) ~ 3e6: caps alpha against overflow
 
 

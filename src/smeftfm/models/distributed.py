@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,9 +40,9 @@ from ..errors import SmeftfmError
 from .encoder import Encoder, EncoderConfig
 from .losses import contrastive_loss
 from .pairs import PairSampler
-from .training import TrainConfig, TrainResult, pair_loss, seed_everything
+from .training import TrainConfig, TrainResult, pair_loss, seed_everything, train_encoder
 
-__all__ = ["launch", "main", "train_ddp"]
+__all__ = ["fit_encoder", "launch", "main", "train_ddp"]
 
 
 def _setup() -> tuple[int, int, torch.device]:
@@ -173,6 +174,19 @@ def launch(nproc: int, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarr
         return TrainResult(encoder=encoder, **out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def fit_encoder(nproc: int, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                enc_cfg: EncoderConfig, cfg: TrainConfig, device: torch.device | str = "cpu",
+                on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """The ``train`` stage's training step: in this process (``nproc == 1``) or on ``nproc`` torchrun ranks, whose
+    epochs are then reported to ``on_epoch`` here (only this process logs)."""
+    if nproc <= 1:
+        return train_encoder(x_train, y_train, x_val, y_val, enc_cfg, cfg, device, on_epoch)
+    res = launch(nproc, x_train, y_train, x_val, y_val, enc_cfg, cfg)
+    for rec in res.history if on_epoch else []:
+        on_epoch(rec)
+    return res
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ import pandas as pd
 from ..atomic import atomic_dir, json_safe
 from ..config import Params
 from ..data.parquet_io import check_provenance, write_parquet
+from ..data.replicas import corpus_meta
 from ..errors import DataError
 from ..physics.constants import DEFAULT_EW
 from ..physics.observables import column_names
 from .baselines import embedding_metrics, fit_pca
-from .datasets import SPLITS, Split, Theory, load_corpus_meta, load_split, load_theory
+from .datasets import SPLITS, Split, Theory, load_split, load_theory
 from .encoder import EncoderConfig, embed
 from .training import TrainResult
 from .transforms import InputTransform
@@ -46,7 +47,7 @@ def load_training_data(corpus_dir: Path, spectra_path: Path, universes_path: Pat
     """The corpus splits and the theory spectra, checked against each other (provenance, columns, labels)."""
     theory = load_theory(spectra_path, universes_path)
     splits = {s: load_split(corpus_dir, s) for s in SPLITS}
-    check_provenance(load_corpus_meta(corpus_dir).get("spectra_sha256"), spectra_path, "the corpus")
+    check_provenance(corpus_meta(corpus_dir).get("spectra_sha256"), spectra_path, "the corpus")
     if splits["train"].columns != theory.columns:
         raise DataError("corpus and spectra bin columns differ; re-run the corpus stage")
     n_univ = len(theory.labels)

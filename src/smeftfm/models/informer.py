@@ -40,6 +40,9 @@ from ..physics.morphing import monomials
 from .mlp import mlp
 from .ridge import ridge_predict
 
+__all__ = ["EventEncoder", "EventPool", "InformerConfig", "distinct_columns", "encode", "event_lifts", "pooled",
+           "probe_r2", "train_informer", "vicreg_terms"]
+
 
 def event_lifts(m: np.ndarray, y: np.ndarray, cos_cs: np.ndarray, kmap: KinematicMap) -> np.ndarray:
     """Physics-aware per-event lifts (unstandardised), shape ``[n, 11 + 66]``: base features and pairwise products."""

@@ -21,6 +21,9 @@ from scipy import special, stats
 
 from ..errors import SmeftfmError
 
+__all__ = ["LatentContours", "chi2_threshold", "coefficient_ranges", "exact_chi2", "null_ranges", "precision_recall",
+           "sigma_probability"]
+
 
 def sigma_probability(k: float) -> float:
     """Probability inside a two-sided ``k sigma`` interval of a 1-D Gaussian."""

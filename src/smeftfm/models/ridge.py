@@ -15,6 +15,8 @@ import numpy as np
 
 from ..errors import SmeftfmError
 
+__all__ = ["RidgeHead", "ridge_predict"]
+
 
 class RidgeHead:
     """Closed-form ridge regression with predictive variance and rank-one updates (numpy, float64)."""

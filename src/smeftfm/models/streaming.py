@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..errors import DataError, SmeftfmError
-from .datasets import bin_columns
+from ..physics.observables import select_bin_columns
 from .encoder import EncoderConfig
 from .pairs import PairSampler
 from .training import ContrastiveTrainer, TrainConfig, TrainResult, pair_loss
@@ -115,7 +115,7 @@ class ShardStream(IterableDataset):
                                f"{buffer_rows}")
         if not 0 <= rank < world_size:
             raise SmeftfmError(f"rank {rank} outside world size {world_size}")
-        self.columns = bin_columns(pq.read_schema(self.files[0]).names)
+        self.columns = select_bin_columns(pq.read_schema(self.files[0]).names)
         self.batch_size, self.positive_fraction, self.buffer_rows = batch_size, positive_fraction, buffer_rows
         self.seed, self.transform, self.rank, self.world_size = seed, transform, rank, world_size
         self.mix = max(1, int(mix))

@@ -23,7 +23,7 @@ from ..errors import ConfigError, SmeftfmError
 from .integrators import cos_cs_bins, rapidity_bins
 
 __all__ = ["Binning", "Observable", "REGISTRY", "bin_column_regex", "binnings_from_observable_params", "column_names",
-           "get", "register"]
+           "get", "histogram_columns", "register", "select_bin_columns"]
 
 PerEvent = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 Integrator = Callable[..., np.ndarray]  # (oracle, binning, order, spec) -> [n_terms, n_bins], pb per bin
@@ -99,6 +99,18 @@ def bin_column_regex() -> re.Pattern:
     """Matches the spectrum columns of every registered observable (``mll_07``, ``cos_cs_03`` ...)."""
     names = "|".join(re.escape(n) for n in sorted(REGISTRY, key=len, reverse=True))
     return re.compile(rf"^({names})_\d{{2,}}$")
+
+
+def select_bin_columns(names) -> list[str]:
+    """The spectrum columns among ``names`` (of every registered observable), in their order."""
+    rx = bin_column_regex()
+    return [c for c in names if rx.match(c)]
+
+
+def histogram_columns(binnings) -> list[str]:
+    """Column names ``<observable>_00``.. of each binning in turn (``mll_00``..``mll_59``, ``pt_00``..``pt_31``
+    by default): the spectrum columns of templates, spectra and corpus."""
+    return [c for b in binnings for c in column_names(b.observable, b.n)]
 
 
 @dataclass(frozen=True)

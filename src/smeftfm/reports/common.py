@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 from ..atomic import atomic_path  # noqa: E402
 from ..errors import SmeftfmError  # noqa: E402
 
-__all__ = ["Figure", "PALETTE", "SM_COLOR", "Section", "Table", "fmt", "new_figure", "require_shape", "save_figure",
-           "step"]
+__all__ = ["Figure", "PALETTE", "SM_COLOR", "Section", "Table", "fmt", "legend_figure", "new_figure", "panels_figure",
+           "require_shape", "save_figure", "step"]
 
 #: Colour of the Standard Model in every figure.
 SM_COLOR = "black"
@@ -40,6 +40,20 @@ class Figure:
     title: str
     caption: str
     fig: plt.Figure
+
+
+def legend_figure(fig: plt.Figure, ax, name: str, title: str, caption: str, **legend) -> Figure:
+    """Draw ``ax``'s legend (font size 7, no frame, plus the ``legend`` options) and wrap ``fig``."""
+    ax.legend(fontsize=7, frameon=False, **legend)
+    return Figure(name, title, caption, fig)
+
+
+def panels_figure(fig: plt.Figure, legend_ax, name: str, title: str, caption: str) -> Figure:
+    """A grid of panels: a small legend in the lower right of ``legend_ax`` (None: no legend), tight layout."""
+    if legend_ax is not None:
+        legend_ax.legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    return Figure(name, title, caption, fig)
 
 
 @dataclass

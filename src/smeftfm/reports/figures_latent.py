@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from ..errors import SmeftfmError
-from .common import PALETTE, SM_COLOR, Figure, Table, fmt, new_figure, require_shape, step
+from .common import PALETTE, SM_COLOR, Figure, Table, fmt, legend_figure, new_figure, require_shape, step
 from .figures_physics import XLABEL
 
 __all__ = ["BASELINE_KEYS", "ZLABEL", "anomaly_figure", "baseline_figure", "baseline_table", "cluster_universes",
@@ -192,12 +192,11 @@ def anomaly_figure(injected: Mapping[str, np.ndarray], sm: np.ndarray, edges: Ma
         ax.scatter(s["z_0"], s["z_1"], s=3, color=PALETTE[k % len(PALETTE)], label=f"{sig}{a}", rasterized=True)
     ax.set_xlabel(ZLABEL[0])
     ax.set_ylabel(ZLABEL[1])
-    ax.legend(fontsize=7, frameon=False, markerscale=3)
-    return Figure(
-        "anomaly", "Anomaly case study (Fig. 9)",
+    return legend_figure(
+        fig, ax, "anomaly", "Anomaly case study (Fig. 9)",
         "Injected signals (left: their spectra relative to the SM) should land away from the in-distribution "
         "replicas (grey) where the DPN's mutual information is high; the AUROC of MI per signal is in the legend.",
-        fig)
+        markerscale=3)
 
 
 def retrieval_figure(z_sm: np.ndarray, contours: Mapping[str, np.ndarray], z_centres: np.ndarray,
@@ -223,12 +222,10 @@ def retrieval_figure(z_sm: np.ndarray, contours: Mapping[str, np.ndarray], z_cen
                    label=f"inside {name} ({int(sel.sum())})")
     ax.set_xlabel(ZLABEL[0])
     ax.set_ylabel(ZLABEL[1])
-    ax.legend(fontsize=7, frameon=False)
-    return Figure(
-        "retrieval", "Nearest-neighbour retrieval around the SM (Fig. 10)",
+    return legend_figure(
+        fig, ax, "retrieval", "Nearest-neighbour retrieval around the SM (Fig. 10)",
         "Universes inside the SM's 1σ/3σ/6σ latent contours are those the embedding cannot tell from the SM; the "
-        "table below checks them against the exact χ² with the full covariance.",
-        fig)
+        "table below checks them against the exact χ² with the full covariance.")
 
 
 def coefficient_violin_figure(values: pd.DataFrame, operators: Sequence[str], levels: Sequence[str]) -> Figure:
@@ -266,12 +263,11 @@ def coefficient_violin_figure(values: pd.DataFrame, operators: Sequence[str], le
     ax.set_xticks(range(len(operators)), operators, rotation=45, ha="right")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_ylabel("Wilson coefficient C (Λ = 1 TeV)")
-    ax.legend(fontsize=7, frameon=False, ncol=len(groups))
-    return Figure(
-        "retrieval_violins", "Captured Wilson coefficients per σ level (Fig. 11)",
+    return legend_figure(
+        fig, ax, "retrieval_violins", "Captured Wilson coefficients per σ level (Fig. 11)",
         "Universes retrieved close to the SM should have coefficients narrowed towards 0 for the operators the "
         "spectra constrain (four-fermion), and close to the full spread for the weakly constrained ones.",
-        fig)
+        ncol=len(groups))
 
 
 def radial_ranges_figure(ranges: pd.DataFrame, operators: Sequence[str], levels: Sequence[str]) -> Figure:

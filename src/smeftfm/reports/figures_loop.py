@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import SmeftfmError
 from ..loop.paper import PAPER
-from .common import PALETTE, Figure, Table, fmt, new_figure
+from .common import PALETTE, Figure, Table, fmt, legend_figure, new_figure
 
 __all__ = ["MAIN_EXTENSION", "TRACE_COLUMNS", "check_trace", "cycle_table", "main_run", "paper_comparison_table",
            "probe_r2_figure", "runs", "sigma_timeline_figure"]
@@ -94,12 +94,11 @@ def sigma_timeline_figure(trace: pd.DataFrame, floor: float, arm: str | None = N
     ax.set_yscale("log")
     ax.set_xlabel("cycle (one acquired working point each)")
     ax.set_ylabel("σ₁ of the residual operator R")
-    ax.legend(fontsize=7, frameon=False, loc="upper right", ncol=2)
-    return Figure(
-        "loop_sigma1", "ALETHEIA: σ₁ timeline",
+    return legend_figure(
+        fig, ax, "loop_sigma1", "ALETHEIA: σ₁ timeline",
         "Each ψ-extension (green) should collapse σ₁ from 'pre' to 'post' by a large factor, σ₁ should then stay "
         "under the floor, and the tier unlock (orange) should trigger no further extension.",
-        fig)
+        loc="upper right", ncol=2)
 
 
 def cycle_table(trace: pd.DataFrame, arm: str | None = None) -> Table:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .common import PALETTE, Figure, Table, fmt, plt
+from .common import PALETTE, Figure, Table, fmt, panels_figure, plt
 
 __all__ = ["null_band_figure", "scorecard_table", "strength_scan_figure"]
 
@@ -73,13 +73,12 @@ def strength_scan_figure(curves: pd.DataFrame, units: Mapping[str, str]) -> Figu
             ax.set_xlabel(f"strength ({units.get(sig, '')})", fontsize=8)
             if j == 0:
                 ax.set_ylabel("AUROC vs SM replicas", fontsize=8)
-    if configs:
-        axes[0, 0].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    return Figure("strength_scan", "Anomaly strength scans with the SM as the null",
-                  "Each signal's strength (events at the scenario's luminosity, GeV for the Z shift) is chosen so "
-                  "that the goodness-of-fit AUROC (dashed) spans the targets; the encoder's latent SM-compatibility "
-                  "score (red) should track it, the likelihood ratio (solid black) is the ceiling.", fig)
+    return panels_figure(fig, axes[0, 0] if configs else None, "strength_scan",
+                         "Anomaly strength scans with the SM as the null",
+                         "Each signal's strength (events at the scenario's luminosity, GeV for the Z shift) is chosen "
+                         "so that the goodness-of-fit AUROC (dashed) spans the targets; the encoder's latent "
+                         "SM-compatibility score (red) should track it, the likelihood ratio (solid black) is the "
+                         "ceiling.")
 
 
 def null_band_figure(ranges: pd.DataFrame, null: pd.DataFrame, operators: list[str], levels: list[str]) -> Figure:
@@ -98,9 +97,7 @@ def null_band_figure(ranges: pd.DataFrame, null: pd.DataFrame, operators: list[s
         ax.set_xlim(0, 1.02)
         ax.set_title(lvl, fontsize=9)
         ax.set_xlabel("captured range / full range", fontsize=8)
-    axes[0, 0].legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    return Figure("retrieval_null_bands", "Figs. 11-12 with a null band",
-                  "Fraction of each Wilson coefficient's range spanned by the retrieved universes (dots) against "
-                  "random universe subsets of the same size (grey, 5-95 %): only dots left of the band are narrowed "
-                  "beyond chance.", fig)
+    return panels_figure(fig, axes[0, 0], "retrieval_null_bands", "Figs. 11-12 with a null band",
+                         "Fraction of each Wilson coefficient's range spanned by the retrieved universes (dots) "
+                         "against random universe subsets of the same size (grey, 5-95 %): only dots left of the band "
+                         "are narrowed beyond chance.")

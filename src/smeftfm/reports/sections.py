@@ -17,8 +17,9 @@ import pandas as pd
 
 from ..config import Params
 from ..data.parquet_io import read_parquet
+from ..data.universes import operator_columns
 from ..errors import DataError
-from ..physics.observables import bin_column_regex
+from ..physics.observables import select_bin_columns
 
 __all__ = ["DIR_FILES", "FIGURES", "Loaded", "MADE_BY", "ReportInputs", "bin_of", "check_inputs", "constraints_section",
            "heads_section",
@@ -142,7 +143,7 @@ def load(inputs: ReportInputs) -> Loaded:
     t = read_templates(inputs.templates)
     edges = {b.observable: np.asarray(b.edges, float) for b in t.binnings}
     spectra = read_parquet(inputs.spectra)
-    bins = [c for c in spectra.columns if bin_column_regex().match(c)]
+    bins = select_bin_columns(spectra.columns)
     if len(bins) != t.n_bins:
         raise DataError(f"{inputs.spectra} has {len(bins)} bin columns but the templates have {t.n_bins}; "
                         "re-run `dvc repro spectra`")
@@ -152,7 +153,7 @@ def load(inputs: ReportInputs) -> Loaded:
         raise DataError(f"{inputs.spectra} must hold exactly one SM row (label -1); re-run `dvc repro spectra`")
     univ = read_parquet(inputs.universes).sort_values("label")
     univ = univ[univ["label"] >= 0]
-    ops = [c for c in univ.columns if c not in ("universe", "label")]
+    ops = operator_columns(univ)
     uspec = spectra[~sm_rows]
     if not np.array_equal(uspec["label"].to_numpy(), univ["label"].to_numpy()):
         raise DataError(f"{inputs.spectra} and {inputs.universes} list different universes; re-run `dvc repro`")
@@ -177,12 +178,7 @@ def load(inputs: ReportInputs) -> Loaded:
 # ------------------------------------------------------------------------------------------------- sections
 def physics_section(d: Loaded, params: Params):
     from .common import Section
-    from .figures_physics import (
-        operator_ratio_figure,
-        oracle_sm_figure,
-        screening_table,
-        universe_spectra_figure,
-    )
+    from .figures_physics import operator_ratio_figure, oracle_sm_figure, screening_table, universe_spectra_figure
 
     rp = params.report
     return Section("oracle", "Oracle, screening and inputs",
@@ -301,12 +297,7 @@ def scorecard_section(inputs: ReportInputs, d: Loaded):
 
 def loop_section(d: Loaded, params: Params):
     from .common import Section
-    from .figures_loop import (
-        cycle_table,
-        paper_comparison_table,
-        probe_r2_figure,
-        sigma_timeline_figure,
-    )
+    from .figures_loop import cycle_table, paper_comparison_table, probe_r2_figure, sigma_timeline_figure
 
     loop = d.loop
     # the floor the loop actually used (its metrics' settings); params.loop.floor only for older loop outputs

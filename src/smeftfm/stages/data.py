@@ -16,7 +16,7 @@ from ..data.noise import corpus_noise
 from ..data.parquet_io import file_hash, read_parquet, write_parquet
 from ..data.replicas import write_corpus
 from ..data.sharding import corpus_executor
-from ..data.spectra import bin_columns, spectra_frame, spectra_meta
+from ..data.spectra import spectra_frame, spectra_meta
 from ..data.templates_io import read_templates
 from ..data.universes import (
     SM_NAME,
@@ -27,6 +27,7 @@ from ..data.universes import (
     universes_frame,
 )
 from ..errors import DataError, SmeftfmError
+from ..physics.observables import histogram_columns
 from ..physics.operators import CATALOG, VECTOR_OPERATORS
 from ..physics.oracle import oracle_from_params
 from ..physics.screening import read_screened_operators
@@ -110,7 +111,7 @@ def run_corpus(params: Params, out: Path, spectra: Path, templates: Path, metric
         t0 = time.perf_counter()
         labels, y, cols, smeta = spectra_matrix(spectra)
         t = read_templates(templates)
-        if cols != bin_columns(t):
+        if cols != histogram_columns(t.binnings):
             raise DataError(f"{spectra} bins do not match the templates {templates}; re-run `smeftfm spectra`")
         model, jt = corpus_noise(params, t, joint)
         keep = labels >= 0

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..data.templates_io import read_templates
+from ..data.universes import operator_columns
 from ..errors import SmeftfmError
 from ..exchange.theory_table import write_theory_table
 from ..exchange.wcxf_io import coefficients_vector, read_wcxf, write_wcxf
@@ -46,7 +47,7 @@ def universe_to_wcxf(universes_path: Path, universe: str, out: Path, lambda_np: 
     row = df[df["universe"] == universe]
     if row.empty:
         raise SmeftfmError(f"no universe '{universe}' in {universes_path}; names are SM, U000, U001, ...")
-    ops = [c for c in df.columns if c not in ("universe", "label")]
+    ops = operator_columns(df)
     coeffs = {o: float(row[o].iloc[0]) for o in ops if float(row[o].iloc[0]) != 0.0}
     write_wcxf(out, coeffs, lambda_np)
     return coeffs

@@ -14,14 +14,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ..atomic import json_safe, write_json, write_text
 from ..config import Params
-from ..data.parquet_io import write_parquet
 from ..errors import DataError, SmeftfmError
-from ..loop.controller import LoopResult, Tier
+from ..loop.controller import Tier
+from ..loop.outputs import log_study, traced_runner, write_traces
 from ..loop.pipeline import run_study
 from ..loop.study import build_draw, oracle_side, settings_from_params  # noqa: F401  (re-exported for benchmarks)
 from ..loop.tracing import LoopTracer
@@ -30,6 +29,8 @@ from ..physics.operators import resolve
 from ..physics.oracle import oracle_from_params
 from ..reports.loop_table import loop_table_markdown
 from ..tracking import stage_run
+
+__all__ = ["build_draw", "oracle_side", "run_informer", "run_loop", "settings_from_params", "tiers_from_screen"]
 
 
 # ------------------------------------------------------------------------------------------------ tiers
@@ -69,44 +70,17 @@ def run_loop(params: Params, screen_json: Path | None, out_dir: Path, table_path
         t0 = time.perf_counter()
         blas = threadpool_limits(limits=1, user_api="blas")  # small matrices: one BLAS thread avoids oversubscription
         tracer = LoopTracer(run.mlflow, run.run.info.experiment_id if run.run is not None else None, run_id=run.run_id)
-
-        def traced(loop, name: str, **kw) -> LoopResult:
-            tracer.start("aletheia.loop", {"run": name, "arm": kw.get("arm", "residual_energy"),
-                                           "extension": kw.get("extension", ""), "floor": loop.s.floor,
-                                           "fingerprint": loop.s.fingerprint, "n_probe": loop.probe.probe.n,
-                                           "coeff_max": loop.s.coeff_max})
-            res = loop.run(tracer=tracer, **kw)
-            tracer.close({"completed": res.completed, "cycles": len(res.records),
-                          "n_extensions": res.n_extensions, "final_psi_dim": res.psi.dim})
-            return res
-
-        study = run_study(params, tiers, traced, informer_dir, informer_metrics)
+        study = run_study(params, tiers, traced_runner(tracer), informer_dir, informer_metrics)
         tracer.shutdown()
         blas.restore_original_limits()
         metrics = json_safe({**study.metrics, "seconds": {**study.metrics["seconds"],
                                                              "stage": time.perf_counter() - t0}})
-        frames = []
-        for group, runs in study.runs.items():
-            for i, (draw, r) in enumerate(runs):
-                name = "headline" if group == "residual_energy" and i == 0 else f"{group}_d{draw}_s{r.seed}"
-                frames.append(r.frame().assign(run=name, group=group, draw=draw, coeff_max=r.coeff_max))
-        trace = pd.concat(frames, ignore_index=True)
-        meta = {"operators": list(tiers[0].operators + tiers[-1].operators if len(tiers) > 1 else tiers[0].operators),
-                "tiers": {t.name: list(t.operators) for t in tiers}, "floor": params.loop.floor,
-                "sigma_units": "sqrt(sum over probe events of l^2), l = per-event log-likelihood ratio"}
-        main_groups = {"residual_energy", "epig", "random"}
-        write_parquet(trace[trace["group"].isin(main_groups)].reset_index(drop=True), out_dir / "trace.parquet", meta)
-        write_parquet(trace[~trace["group"].isin(main_groups)].reset_index(drop=True), out_dir / "variants.parquet",
-                      meta)
+        write_traces(study, tiers, params.loop.floor, out_dir)
         write_text(table_path, loop_table_markdown(study))
         write_json(metrics_path, metrics)
         if scorecard_path is not None:
             write_json(scorecard_path, json_safe(study.scorecard))
-        head = study.runs["residual_energy"][0][1]
-        for r in head.records:
-            run.log_metrics({"sigma1_pre": r.sigma1_pre, "sigma1_post": r.sigma1_post, "psi_dim": r.psi_dim,
-                             "sigma1_val_post": r.sigma1_val_post}, step=r.cycle)
-        run.log_metrics({"gates_passed": metrics["gates_passed"], "stage_seconds": metrics["seconds"]["stage"]})
+        log_study(run, study, metrics)
         run.log_artifact(table_path)
         run.log_artifact(metrics_path)
     return metrics

@@ -22,8 +22,9 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
     from ..device import pick_device
     from ..models import encoder_study as es
     from ..models.bundle import save_encoder
+    from ..models.distributed import fit_encoder
     from ..models.encoder import EmbeddingModel
-    from ..models.training import TrainConfig, train_encoder
+    from ..models.training import TrainConfig
 
     tp = params.train
     data = es.load_training_data(corpus_dir, spectra_path, universes_path)
@@ -32,17 +33,9 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
         t0 = time.perf_counter()
         transform, feats = es.fit_features(tp, data)
         device = pick_device()
-        enc_cfg, cfg, log_epoch = es.encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), \
-            es.epoch_logger(run.log_metrics)
-        if tp.nproc > 1:  # DDP on tp.nproc torchrun ranks (models/distributed.py); only this process logs
-            from ..models.distributed import launch
-
-            res = launch(tp.nproc, feats["train"], sp["train"].label, feats["val"], sp["val"].label, enc_cfg, cfg)
-            for rec in res.history:
-                log_epoch(rec)
-        else:
-            res = train_encoder(feats["train"], sp["train"].label, feats["val"], sp["val"].label, enc_cfg, cfg,
-                                device, log_epoch)
+        res = fit_encoder(tp.nproc, feats["train"], sp["train"].label, feats["val"], sp["val"].label,
+                          es.encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), device,
+                          es.epoch_logger(run.log_metrics))
         z, zp, pca = es.embed_splits(res, feats, tp, device)
         metrics = es.train_metrics(params, data, res, transform, z, zp, pca, device)
         save_encoder(model_dir, res.encoder.cpu(), transform, es.model_meta(tp, res, data))
@@ -80,8 +73,7 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
     uni = read_parquet(Path(embeddings_dir) / "universes.parquet")
     zc = heads.latent_columns(rep, Path(embeddings_dir) / "replicas.parquet")
     n_univ = len(theory.labels)
-    with stage_run("heads", {"heads": hp.model_dump()}) as run:
-        run.set_tags({"encoder_source": encoder_source})
+    with stage_run("heads", {"heads": hp.model_dump(), "encoder_source": encoder_source}) as run:
         t0 = time.perf_counter()
         dpn = heads.fit_dpn(rep, zc, n_univ, hp, rng)
         maps = heads.uncertainty_maps(dpn.head, dpn.z_train, hp.grid_n)
