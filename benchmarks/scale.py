@@ -236,8 +236,9 @@ def main() -> None:
             closing_lines(res)
             return
         y_all, cols, model = inputs(int(max(args.rows)) // REPLICAS)
-        res.update({"replicas_per_universe": REPLICAS, "bins": len(cols), "corpus": {}, "streaming": {},
-                    "cpu_count": os.cpu_count()})
+        res.update({"replicas_per_universe": REPLICAS, "bins": len(cols), "cpu_count": os.cpu_count()})
+        res.setdefault("corpus", {})  # a run with --rows 1e6 refreshes that size and keeps the others
+        res.setdefault("streaming", {})
         for rows in args.rows:
             n_u = int(rows) // REPLICAS
             y = y_all[:n_u]
