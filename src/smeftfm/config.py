@@ -345,6 +345,11 @@ class InformerParams(Section):
     cov_weight: float = Field(0.04, ge=0)
     coeff_max: float = Field(10.0, gt=0, description="training working points |C| <= coeff_max at Lambda")
     aux_weight: float = Field(0.0, ge=0, description="supervised auxiliary objective (features -> tangents); 0 = JEPA")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32", description="training matmuls: float32, or bfloat16 autocast (weights and optimiser in float32)")
+    stack: int = Field(1, ge=1, description="models trained together as one stacked network (1 = one after another)")
+    jepa_companion: bool = Field(True, description="with aux_weight > 0, also train and report a JEPA-only informer "
+                                 "per seed (same stack)")
     n_pool: int = Field(50_000, ge=1000, description="SM events resampled into views")
     mass_tilt: float = Field(3.0, ge=0, description="pool and probe events drawn from p_SM (m/m_lo)^k, weighted back")
     n_probe: int = Field(20000, ge=50, description="held-out probe events scoring the linear probe")
