@@ -407,9 +407,16 @@ class RecommendedParams(Section):
     """The `recommended` encoder of the scorecard (metric learning on chi^2 distances, ``models/metric.py``)."""
 
     enabled: bool = True
-    latent_dim: int = Field(16, gt=0)
+    latent_dim: int = Field(0, ge=0, description="metric block width; 0 = the input width nu (full rank)")
     depth: int = Field(2, ge=0)
     width: int = Field(128, gt=0)
+    whitening: Literal["gof", "chi2"] = Field("gof", description="encoder input: GoF residual (Gaussian block "
+                                              "whitened + signed root Poisson deviance) or full-Sigma whitening")
+    identity_init: bool = Field(True, description="metric block starts at the identity (distance = GoF chi^2)")
+    cloud: Literal["euclidean", "mahalanobis"] = Field(
+        "euclidean", description="SM-compatibility score: Euclidean or Mahalanobis latent distance to the SM cloud")
+    coef_width: int = Field(128, ge=0, description="supervised coefficient-regression head width; 0 = none")
+    coef_weight: float = Field(1.0, ge=0, description="weight of the head's MSE beside the stress")
     lr: float = Field(1e-3, gt=0)
     steps: int = Field(1500, gt=0, description="Adam steps of batch_size replica pairs")
     batch_size: int = Field(512, gt=1)
