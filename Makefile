@@ -19,7 +19,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_CPU_PIN ?= torch==2.13.0
 
-.PHONY: install repro test lint bench ui clean-venv
+.PHONY: install repro test lint bench gpu-check ui clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+# The tiny pipeline on CUDA (AMP) vs the CPU, one line per comparison; without a GPU it says so and exits 0.
+gpu-check: $(VENV)/.installed
+	$(PY) benchmarks/gpu_check.py
 
 ui: $(VENV)/.installed
 	$(VENV)/bin/smeftfm ui

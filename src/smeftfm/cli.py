@@ -157,11 +157,24 @@ def corpus(
     ),
     metrics: MetricsOpt = None,
     params: ParamsOpt = DEFAULT_PARAMS,
+    dask_workers: Annotated[int | None, typer.Option(
+        help="run the shard tasks on a Dask LocalCluster of this many workers (overrides params dask)")] = None,
+    dask_address: Annotated[str | None, typer.Option(
+        help="run the shard tasks on the Dask scheduler at this address, e.g. tcp://host:8786")] = None,
 ) -> None:
     """Monte Carlo replicas ~ N(y, Sigma(rho)) with the exact m_ll x p_T cross-covariance (docs/data.md)."""
     from .stages.data import run_corpus
 
-    m = run_corpus(_params(params), out, spectra_path, templates_path, metrics, universes_path, joint_path)
+    p = _params(params)
+    dask = p.dask
+    if dask_workers is not None or dask_address is not None:
+        upd: dict = {"enabled": True}
+        if dask_workers is not None:
+            upd["workers"] = dask_workers
+        if dask_address is not None:
+            upd["address"] = dask_address
+        dask = dask.model_copy(update=upd)
+    m = run_corpus(p, out, spectra_path, templates_path, metrics, universes_path, joint_path, dask)
     rate = m["rows_per_second"]
     typer.echo(f"{m['rows']:.0f} replicas in {m['seconds']:.1f} s ({rate:.0f} rows/s) -> {out}")
 
@@ -458,6 +471,51 @@ def docs_sync(
     typer.echo(f"rendered markers in {len(changed)} of {len(files)} files")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("sweep-variant")
+@handles_errors
+def sweep_variant(
+    noise: Annotated[str, typer.Option(help="noise-model variant (sweeps/variants.yaml)")],
+    lumi: Annotated[str, typer.Option(help="luminosity-scenario variant")],
+    encoder: Annotated[str, typer.Option(help="encoder-configuration variant")],
+    out: Annotated[Path, typer.Option(help="output folder of the variant")],
+    variants: Annotated[Path, typer.Option(help="the named overrides")] = Path("sweeps/variants.yaml"),
+    spectra_path: SpectraOpt = DEFAULT_SPECTRA,
+    templates_path: TemplatesOpt = DEFAULT_TEMPLATES,
+    universes_path: UniversesOpt = DEFAULT_UNIVERSES,
+    joint_path: Annotated[Path, typer.Option("--joint", help="2-D (m_ll, p_T) templates")] = Path(
+        "data/templates/joint.parquet"),
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """One variant of the sweep (sweeps/dvc.yaml matrix stage): corpus + encoder with the named overrides."""
+    from .stages.sweeps import run_variant
+
+    m = run_variant(params, variants, {"noise": noise, "lumi": lumi, "encoder": encoder}, out, spectra_path,
+                    templates_path, universes_path, joint_path)
+    typer.echo(f"{noise}-{lumi}-{encoder}: encoder k-NN accuracy {m['encoder']['knn_accuracy']:.3f} -> {out}")
+
+
+@app.command()
+@handles_errors
+def promote(
+    alias: Annotated[str, typer.Option(help="registry alias to set")] = "champion",
+    version: Annotated[int | None, typer.Option(help="promote this version of smeftfm-encoder")] = None,
+    run_id: Annotated[str | None, typer.Option(help="promote the version registered by this train run")] = None,
+    best_by: Annotated[str | None, typer.Option(
+        help="promote the version whose train run has the best value of this metric, e.g. encoder.knn_accuracy")
+    ] = None,
+    lower_is_better: Annotated[bool, typer.Option(help="with --best-by: smaller is better (e.g. best_val_loss)")
+                               ] = False,
+) -> None:
+    """Point the MLflow registry alias (default @champion) of smeftfm-encoder at one version (newest by default).
+
+    The heads stage then uses it with `heads.encoder_uri: models:/smeftfm-encoder@champion`."""
+    from .models.registry import promote as do_promote
+
+    r = do_promote(alias, version, run_id, best_by, lower_is_better)
+    extra = f" ({r['metric']} = {r['value']:.4g})" if r["metric"] else ""
+    typer.echo(f"{r['uri']} -> version {r['version']} (run {r['run_id']}){extra}")
 
 
 @app.command()

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from .errors import ConfigError
 
-__all__ = ["BinSpec", "CorpusParams", "DEFAULT_PARAMS", "EdgesSpec", "EventsParams", "HeadsParams", "HistogramSpec",
-           "InformerParams", "LoopDictionaryParams", "LoopParams", "ObservableParams", "Params", "PhysicsParams",
-           "QuadratureParams", "ReportParams", "ScreenParams", "Section", "TrainParams", "UniversesParams",
-           "load_params", "parse_params"]
+__all__ = ["BinSpec", "CorpusParams", "DEFAULT_PARAMS", "DaskParams", "EdgesSpec", "EventsParams", "HeadsParams",
+           "HistogramSpec", "InformerParams", "JobqueueParams", "LoopDictionaryParams", "LoopParams",
+           "ObservableParams", "Params", "PhysicsParams", "QuadratureParams", "ReportParams", "ScreenParams",
+           "Section", "TrainParams", "UniversesParams", "load_params", "parse_params"]
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -161,7 +161,8 @@ class CorpusParams(Section):
     nugget: float = Field(1.0, ge=0.0, le=1.0, description="rho in Sigma = (1-rho) Sigma_Poisson + rho Sigma_paper "
                           "(1 = the paper's RBF covariance exactly)")
     poisson_below: float = Field(0.0, ge=0.0, description="bins expecting fewer events get Poisson marginals")
-    shard_rows: int = Field(250_000, gt=0, description="rows per Parquet shard")
+    shard_rows: int = Field(250_000, gt=0, description="rows per shard task: max(1, shard_rows // n_replicas) "
+                            "whole universes per Parquet shard")
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = Field(2024, ge=0)
 
@@ -171,6 +172,30 @@ class CorpusParams(Section):
         if any(x < 0 for x in v) or abs(sum(v) - 1.0) > 1e-9:
             raise ValueError(f"corpus.split must be three non-negative fractions summing to 1, got {v}")
         return v
+
+
+class JobqueueParams(Section):
+    """A batch-system cluster for Dask (``dask-jobqueue``, install with ``pip install -e '.[cluster]'``)."""
+
+    kind: Literal["slurm", "pbs", "htcondor"] = Field("slurm", description="batch system")
+    jobs: int = Field(2, gt=0, description="batch jobs to submit (each one runs `processes` workers)")
+    cores: int = Field(1, gt=0, description="cores per job")
+    processes: int = Field(1, gt=0, description="Dask worker processes per job")
+    memory: str = Field("4GiB", description="memory per job")
+    walltime: str = Field("01:00:00", description="wall time per job (HH:MM:SS)")
+    queue: str | None = Field(None, description="partition / queue name")
+    account: str | None = Field(None, description="project account to charge")
+    job_extra_directives: tuple[str, ...] = Field((), description="extra #SBATCH/#PBS lines")
+
+
+class DaskParams(Section):
+    """Where the ``corpus`` stage runs its shard tasks. Not a DVC param of the stage: the output bytes do not
+    depend on it (tests/data/test_sharding.py), so changing the cluster does not invalidate the corpus."""
+
+    enabled: bool = Field(False, description="run the shard tasks on Dask (false: serially in the stage process)")
+    workers: int = Field(2, gt=0, description="LocalCluster worker processes (one thread each)")
+    address: str | None = Field(None, description="scheduler address (tcp://host:8786) of a running cluster")
+    jobqueue: JobqueueParams | None = Field(None, description="start workers as batch jobs (Slurm/PBS/HTCondor)")
 
 
 class EventsParams(Section):
@@ -205,6 +230,7 @@ class TrainParams(Section):
     input_transform: Literal["log_ratio_sm", "log", "ratio_sm", "none"] = "log_ratio_sm"
     transform_floor: float = Field(1e-2, gt=0, lt=1, description="lower clip of y/y_SM before the log")
     amp: bool = Field(True, description="automatic mixed precision (CUDA only)")
+    nproc: int = Field(1, ge=1, description="DDP ranks started with torchrun (1: train in the stage process)")
     knn_k: int = Field(15, gt=0, description="neighbours of the k-NN universe accuracy")
     silhouette_n: int = Field(5000, ge=10, description="test replicas used for the silhouette score")
     seed: int = 0
@@ -214,6 +240,8 @@ class HeadsParams(Section):
     """Downstream heads on the frozen embedding (``heads`` stage)."""
 
     seed: int = 0
+    encoder_uri: str | None = Field(None, description="registry model to use instead of models/encoder, e.g. "
+                                    "models:/smeftfm-encoder@champion (must be the encoder of data/embeddings)")
     dpn_hidden: int = Field(128, gt=0)
     dpn_depth: int = Field(2, ge=1)
     dpn_epochs: int = Field(20, gt=0)
@@ -379,9 +407,16 @@ class RecommendedParams(Section):
     """The `recommended` encoder of the scorecard (metric learning on chi^2 distances, ``models/metric.py``)."""
 
     enabled: bool = True
-    latent_dim: int = Field(16, gt=0)
+    latent_dim: int = Field(0, ge=0, description="metric block width; 0 = the input width nu (full rank)")
     depth: int = Field(2, ge=0)
     width: int = Field(128, gt=0)
+    whitening: Literal["gof", "chi2"] = Field("gof", description="encoder input: GoF residual (Gaussian block "
+                                              "whitened + signed root Poisson deviance) or full-Sigma whitening")
+    identity_init: bool = Field(True, description="metric block starts at the identity (distance = GoF chi^2)")
+    cloud: Literal["euclidean", "mahalanobis"] = Field(
+        "euclidean", description="SM-compatibility score: Euclidean or Mahalanobis latent distance to the SM cloud")
+    coef_width: int = Field(128, ge=0, description="supervised coefficient-regression head width; 0 = none")
+    coef_weight: float = Field(1.0, ge=0, description="weight of the head's MSE beside the stress")
     lr: float = Field(1e-3, gt=0)
     steps: int = Field(1500, gt=0, description="Adam steps of batch_size replica pairs")
     batch_size: int = Field(512, gt=1)
@@ -417,6 +452,7 @@ class Params(Section):
     screen: ScreenParams = ScreenParams()
     universes: UniversesParams = UniversesParams()
     corpus: CorpusParams = CorpusParams()
+    dask: DaskParams = DaskParams()
     events: EventsParams = EventsParams()
     train: TrainParams = TrainParams()
     heads: HeadsParams = HeadsParams()

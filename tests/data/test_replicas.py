@@ -37,8 +37,9 @@ def test_contract_splits_and_metadata(tmp_path, setup):
     for split, n in zip(SPLITS, counts, strict=True):
         assert summary[split]["rows"] == 3 * n
         files = sorted((out / f"split={split}").glob("part-*.parquet"))
-        assert [f.name for f in files] == [f"part-{i:05d}.parquet" for i in range(len(files))]
-        assert all(pq.ParquetFile(f).metadata.num_rows <= 150 for f in files)
+        # n_replicas 200 > shard_rows 150: one whole universe per shard task
+        assert [f.name for f in files] == [f"part-{i:05d}.parquet" for i in range(3)]
+        assert [set(pq.read_table(f)["label"].to_numpy()) for f in files] == [{0}, {1}, {2}]
         t = read_corpus(out, split)
         assert t.column_names == ["label", "replica"] + cols
         assert str(t.schema.field("label").type) == "int32" and str(t.schema.field(cols[0]).type) == "float"
@@ -85,15 +86,15 @@ def test_killed_write_leaves_no_half_written_output(tmp_path, setup, monkeypatch
     write_corpus(out, y, labels, cols, model, 100, seed=1, shard_rows=50)
     before = _digest(out)
     calls = {"n": 0}
-    real = rep.ShardWriter.write
+    real = rep._chunk_table
 
-    def dying(self, table):
+    def dying(*args, **kw):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt("killed")
-        real(self, table)
+        return real(*args, **kw)
 
-    monkeypatch.setattr(rep.ShardWriter, "write", dying)
+    monkeypatch.setattr(rep, "_chunk_table", dying)
     with pytest.raises(KeyboardInterrupt):
         write_corpus(out, y, labels, cols, model, 100, seed=2, shard_rows=50)
     assert _digest(out) == before  # the previous corpus is intact
@@ -103,3 +104,10 @@ def test_killed_write_leaves_no_half_written_output(tmp_path, setup, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         write_corpus(fresh, y, labels, cols, model, 100, seed=2, shard_rows=50)
     assert not fresh.exists()
+
+
+def test_shard_plan_holds_whole_universes_and_ignores_workers():
+    assert rep.plan_shards(5, 100, 250) == [(0, 2), (2, 4), (4, 5)]
+    assert rep.plan_shards(3, 1000, 10) == [(0, 1), (1, 2), (2, 3)]
+    with pytest.raises(rep.SmeftfmError, match="shard_rows"):
+        rep.plan_shards(3, 10, 0)

@@ -1,34 +1,40 @@
 """The replica corpus: Monte Carlo replicas of every universe's spectrum, streamed into Parquet shards.
 
 Layout (``data/corpus/``): ``split=train/``, ``split=val/``, ``split=test/``, each with shards
-``part-00000.parquet``... of at most ``shard_rows`` rows; columns ``label`` (int32), ``replica`` (int32), then the
-bin columns (float32, pb/GeV). Replica indices are split by position (the first ``round(f_train n)`` replicas of
-each universe are train, the next ``round(f_val n)`` val, the rest test), so every universe appears in every split.
+``part-00000.parquet``...; shard ``k`` of every split holds the same group of whole universes (shard task ``k``,
+``max(1, shard_rows // n_replicas)`` universes, see :func:`plan_shards`); columns ``label`` (int32), ``replica``
+(int32), then the bin columns (float32, pb/GeV). Replica indices are split by position (the first
+``round(f_train n)`` replicas of each universe are train, the next ``round(f_val n)`` val, the rest test), so
+every universe appears in every split.
 
 Determinism: universe ``label`` draws its normals from ``np.random.default_rng([seed, label])`` in fixed chunks of
 :data:`CHUNK_ROWS` replicas, so the values do not depend on shard size, split fractions or the number of
-universes; the Parquet bytes depend only on the inputs (pyarrow writes no timestamps). Memory is bounded by one
+universes; the Parquet bytes depend only on the inputs (pyarrow writes no timestamps), so serial and Dask runs
+(:mod:`smeftfm.data.sharding`) with any number of workers write the same bytes. Memory per task is bounded by one
 chunk plus one row group per split, whatever the number of rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..atomic import atomic_dir
+from ..atomic import atomic_dir, atomic_path
 from ..errors import DataError, SmeftfmError
 from .noise import NoiseModel
 from .parquet_io import read_meta, table_with_meta
 from .uncertainties import UncertaintyModel
 
-__all__ = ["CHUNK_ROWS", "SPLITS", "ShardWriter", "corpus_meta", "corpus_schema", "read_corpus", "split_counts",
-           "universe_replicas", "write_corpus"]
+__all__ = ["CHUNK_ROWS", "SPLITS", "Executor", "corpus_meta", "corpus_schema", "plan_shards", "read_corpus",
+           "serial_executor", "shard_name", "split_counts", "universe_replicas", "write_corpus", "write_shard"]
 
 SPLITS = ("train", "val", "test")
 CHUNK_ROWS = 65_536
@@ -46,48 +52,6 @@ def corpus_schema(bin_cols: Sequence[str], meta: dict) -> pa.Schema:
     fields = [pa.field("label", pa.int32()), pa.field("replica", pa.int32())]
     fields += [pa.field(c, pa.float32()) for c in bin_cols]
     return table_with_meta(pa.schema(fields).empty_table(), meta).schema
-
-
-class ShardWriter:
-    """Appends tables to ``part-NNNNN.parquet`` files of at most ``shard_rows`` rows (zstd)."""
-
-    def __init__(self, folder: Path, schema: pa.Schema, shard_rows: int):
-        if shard_rows <= 0:
-            raise SmeftfmError(f"corpus.shard_rows must be positive, got {shard_rows}")
-        self.folder = folder
-        self.schema = schema
-        self.shard_rows = shard_rows
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._writer: pq.ParquetWriter | None = None
-        self._in_shard = 0
-        self.n_shards = 0
-        self.n_rows = 0
-
-    def _open(self) -> None:
-        path = self.folder / f"part-{self.n_shards:05d}.parquet"
-        # dictionary encoding only pays off for the label; random floats would just fall back after trying
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=["label"])
-        self.n_shards += 1
-        self._in_shard = 0
-
-    def write(self, table: pa.Table) -> None:
-        start = 0
-        while start < table.num_rows:
-            if self._writer is None:
-                self._open()
-            assert self._writer is not None
-            take = min(self.shard_rows - self._in_shard, table.num_rows - start)
-            self._writer.write_table(table.slice(start, take), row_group_size=take)
-            start += take
-            self._in_shard += take
-            self.n_rows += take
-            if self._in_shard >= self.shard_rows:
-                self.close()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
 
 def _chunk_table(label: int, replica0: int, values: np.ndarray, bin_cols: Sequence[str],
@@ -127,13 +91,88 @@ def universe_replicas(model, y: np.ndarray, label: int, seed: int, n: int, cross
         yield start, block
 
 
+def plan_shards(n_universes: int, n_replicas: int, shard_rows: int) -> list[tuple[int, int]]:
+    """Universe ranges ``[lo, hi)`` of the shard tasks: whole universes, at most ``shard_rows`` rows per task.
+
+    A task holds ``max(1, shard_rows // n_replicas)`` consecutive universes (one universe when a single universe
+    already has more than ``shard_rows`` replicas). The plan depends only on these three numbers, never on how
+    many workers run the tasks.
+    """
+    if shard_rows <= 0:
+        raise SmeftfmError(f"corpus.shard_rows must be positive, got {shard_rows}")
+    if n_replicas <= 0:
+        raise SmeftfmError(f"corpus.n_replicas must be positive, got {n_replicas}")
+    per = max(1, shard_rows // n_replicas)
+    return [(lo, min(lo + per, n_universes)) for lo in range(0, n_universes, per)]
+
+
+def shard_name(index: int) -> str:
+    """File name of shard task ``index`` inside each ``split=*`` folder."""
+    return f"part-{index:05d}.parquet"
+
+
+def write_shard(folder: str, index: int, spectra: np.ndarray, labels: Sequence[int],
+                cross_pb: np.ndarray | None, model: UncertaintyModel | NoiseModel, n_replicas: int, seed: int,
+                fractions: Sequence[float], bin_cols: Sequence[str], schema: pa.Schema,
+                fault_marker: str | None = None) -> dict[str, int]:
+    """Generate the replicas of one universe group and write ``split=<s>/part-<index>.parquet`` for each split.
+
+    Each file is written to a temporary sibling and renamed into place when complete, so a worker killed
+    mid-shard leaves no partial ``part-*`` file (the stale temporary is removed by the retry). The bytes depend
+    only on the arguments: universe ``label`` draws from ``default_rng([seed, label])`` whoever runs the task.
+    ``fault_marker`` is a test hook: when set and the file does not exist yet, the task creates it and kills its
+    own process (SIGKILL) after writing part of the shard. Returns the rows written per split.
+    """
+    counts = split_counts(n_replicas, fractions)
+    bounds = np.cumsum((0,) + counts)
+    root = Path(folder)
+    rows = dict.fromkeys(SPLITS, 0)
+    with contextlib.ExitStack() as stack:
+        writers: dict[str, pq.ParquetWriter] = {}
+        for si, split in enumerate(SPLITS):
+            if counts[si] > 0:
+                tmp = stack.enter_context(atomic_path(root / f"split={split}" / shard_name(index)))
+                # dictionary encoding only pays off for the label; random floats would just fall back after trying
+                writers[split] = stack.enter_context(
+                    pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=["label"]))
+        for u, (y, label) in enumerate(zip(spectra, labels)):
+            cross = None if cross_pb is None else cross_pb[u]
+            for start, block in universe_replicas(model, y, int(label), seed, n_replicas, cross):
+                stop = start + block.shape[0]
+                for si, split in enumerate(SPLITS):
+                    lo, hi = max(start, bounds[si]), min(stop, bounds[si + 1])
+                    if hi > lo:
+                        writers[split].write_table(
+                            _chunk_table(int(label), lo, block[lo - start: hi - start], bin_cols, schema),
+                            row_group_size=hi - lo)
+                        rows[split] += hi - lo
+                if fault_marker is not None and not os.path.exists(fault_marker):
+                    Path(fault_marker).touch()
+                    os.kill(os.getpid(), signal.SIGKILL)
+    return rows
+
+
+#: ``executor(fn, shared, tasks)`` runs ``fn(**shared, **task)`` for every task and yields the results in any order.
+Executor = Callable[[Callable[..., dict], dict[str, Any], list[dict[str, Any]]], Iterator[dict]]
+
+
+def serial_executor(fn: Callable[..., dict], shared: dict[str, Any], tasks: list[dict[str, Any]]) -> Iterator[dict]:
+    """Run the tasks one after the other in this process (the default)."""
+    for task in tasks:
+        yield fn(**shared, **task)
+
+
 def write_corpus(out_dir: str | os.PathLike[str], spectra: np.ndarray, labels: Sequence[int],
                  bin_cols: Sequence[str], model: UncertaintyModel | NoiseModel, n_replicas: int, seed: int,
                  fractions: Sequence[float] = (0.8, 0.1, 0.1), shard_rows: int = 250_000,
                  meta: dict | None = None, progress: Callable[[int], None] | None = None,
-                 cross_pb: np.ndarray | None = None) -> dict:
+                 cross_pb: np.ndarray | None = None, executor: Executor | None = None,
+                 fault_marker: str | None = None) -> dict:
     """Generate and write the corpus atomically (whole directory appears at the end). Returns a summary.
 
+    The work is split into shard tasks of whole universes (:func:`plan_shards`), each writing its own
+    ``part-<task>.parquet`` per split (:func:`write_shard`). ``executor`` runs them (default: serially here;
+    :mod:`smeftfm.data.sharding` gives a Dask one); the files are byte-identical either way.
     ``cross_pb [n_universes, n_mll, n_pt]``: each universe's 2-D cross sections (pb) for a :class:`NoiseModel`.
     """
     spectra = np.asarray(spectra, dtype=np.float64)
@@ -142,33 +181,35 @@ def write_corpus(out_dir: str | os.PathLike[str], spectra: np.ndarray, labels: S
         raise SmeftfmError(
             f"spectra shape {spectra.shape} does not match {len(labels)} labels x {len(bin_cols)} bin columns"
         )
-    if n_replicas <= 0:
-        raise SmeftfmError(f"corpus.n_replicas must be positive, got {n_replicas}")
+    plan = plan_shards(len(labels), n_replicas, shard_rows)
     counts = split_counts(n_replicas, fractions)
-    bounds = np.cumsum((0,) + counts)
     meta = dict(meta or {})
     meta.update({"n_replicas": n_replicas, "split_counts": dict(zip(SPLITS, counts)), "seed": seed,
                  "chunk_rows": CHUNK_ROWS, "units": "pb/GeV", "l_eff_pb_inv": model.l_eff,
                  "luminosity_pb_inv": model.lumi, "uncertainty_rescale_m": model.rescale})
     schema = corpus_schema(bin_cols, meta)
+    run = executor or serial_executor
+    summary = {s: {"rows": 0, "shards": 0} for s in SPLITS}
     with atomic_dir(out_dir) as tmp:
-        writers = {s: ShardWriter(Path(tmp) / f"split={s}", schema, shard_rows) for s in SPLITS}
-        try:
-            for u, (y, label) in enumerate(zip(spectra, labels)):
-                cross = None if cross_pb is None else cross_pb[u]
-                for start, block in universe_replicas(model, y, label, seed, n_replicas, cross):
-                    stop = start + block.shape[0]
-                    for si, split in enumerate(SPLITS):
-                        lo, hi = max(start, bounds[si]), min(stop, bounds[si + 1])
-                        if hi > lo:
-                            writers[split].write(_chunk_table(label, lo, block[lo - start: hi - start], bin_cols,
-                                                              schema))
-                    if progress is not None:
-                        progress(block.shape[0])
-        finally:
-            for w in writers.values():
-                w.close()
-        summary = {s: {"rows": w.n_rows, "shards": w.n_shards} for s, w in writers.items()}
+        for split in SPLITS:
+            (Path(tmp) / f"split={split}").mkdir(parents=True, exist_ok=True)
+        shared = {"folder": str(tmp), "model": model, "n_replicas": n_replicas, "seed": seed,
+                  "fractions": tuple(fractions), "bin_cols": list(bin_cols), "schema": schema}
+        tasks = [{"index": k, "spectra": spectra[lo:hi], "labels": labels[lo:hi],
+                  "cross_pb": None if cross_pb is None else np.asarray(cross_pb[lo:hi]),
+                  "fault_marker": fault_marker} for k, (lo, hi) in enumerate(plan)]
+        for rows in run(write_shard, shared, tasks):
+            for split, n in rows.items():
+                summary[split]["rows"] += n
+                summary[split]["shards"] += int(n > 0)
+            if progress is not None:
+                progress(sum(rows.values()))
+        stale = [p for p in Path(tmp).rglob("*") if p.is_file() and not p.name.startswith("part-")]
+        for p in stale:  # temporaries of killed attempts whose retry ran on another worker
+            p.unlink()
+        expected = {s: len(plan) if c > 0 else 0 for s, c in zip(SPLITS, counts)}
+        if any(summary[s]["shards"] != expected[s] for s in SPLITS):
+            raise SmeftfmError(f"corpus shard tasks incomplete: {summary}, expected {expected} shards per split")
     return summary
 
 

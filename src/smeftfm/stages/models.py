@@ -22,8 +22,9 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
     from ..device import pick_device
     from ..models import encoder_study as es
     from ..models.bundle import save_encoder
+    from ..models.distributed import fit_encoder
     from ..models.encoder import EmbeddingModel
-    from ..models.training import TrainConfig, train_encoder
+    from ..models.training import TrainConfig
 
     tp = params.train
     data = es.load_training_data(corpus_dir, spectra_path, universes_path)
@@ -32,9 +33,9 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
         t0 = time.perf_counter()
         transform, feats = es.fit_features(tp, data)
         device = pick_device()
-        res = train_encoder(feats["train"], sp["train"].label, feats["val"], sp["val"].label,
-                            es.encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), device,
-                            es.epoch_logger(run.log_metrics))
+        res = fit_encoder(tp.nproc, feats["train"], sp["train"].label, feats["val"], sp["val"].label,
+                          es.encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), device,
+                          es.epoch_logger(run.log_metrics))
         z, zp, pca = es.embed_splits(res, feats, tp, device)
         metrics = es.train_metrics(params, data, res, transform, z, zp, pca, device)
         save_encoder(model_dir, res.encoder.cpu(), transform, es.model_meta(tp, res, data))
@@ -59,20 +60,20 @@ def run_heads(params: Params, embeddings_dir: Path, model_dir: Path, spectra_pat
     from ..data.noise import corpus_noise
     from ..data.templates_io import read_templates
     from ..models import heads
-    from ..models.bundle import load_encoder
     from ..models.datasets import load_theory
+    from ..models.registry import load_heads_encoder
 
     hp = params.heads
     rng = np.random.default_rng(hp.seed)
     theory = load_theory(spectra_path, universes_path)
     templates = read_templates(templates_path)
     check_provenance(theory.meta.get("templates_sha256"), templates_path, str(spectra_path))
-    model, _ = load_encoder(model_dir)
+    model, _, encoder_source = load_heads_encoder(hp.encoder_uri, model_dir)  # models/registry.py
     rep = read_parquet(Path(embeddings_dir) / "replicas.parquet")
     uni = read_parquet(Path(embeddings_dir) / "universes.parquet")
     zc = heads.latent_columns(rep, Path(embeddings_dir) / "replicas.parquet")
     n_univ = len(theory.labels)
-    with stage_run("heads", {"heads": hp.model_dump()}) as run:
+    with stage_run("heads", {"heads": hp.model_dump(), "encoder_source": encoder_source}) as run:
         t0 = time.perf_counter()
         dpn = heads.fit_dpn(rep, zc, n_univ, hp, rng)
         maps = heads.uncertainty_maps(dpn.head, dpn.z_train, hp.grid_n)
