@@ -39,6 +39,9 @@ def _copy_project(dst: Path) -> None:
     shutil.copytree(ROOT, dst, ignore=ignore, dirs_exist_ok=True)
     # the published measurements are small files in git (data/measurements), read by the fit stage
     shutil.copytree(ROOT / "data" / "measurements", dst / "data" / "measurements", dirs_exist_ok=True)
+    # the copy has its own DVC cache: a developer's `.dvc/config.local` (e.g. a shared cache.dir) must not leak in,
+    # or DVC restores stage outputs from that cache and the stages never run (nor log their MLflow runs)
+    (dst / ".dvc" / "config.local").unlink(missing_ok=True)
     (dst / ".dvc" / "cache").mkdir(exist_ok=True)
 
 

@@ -345,6 +345,11 @@ class InformerParams(Section):
     cov_weight: float = Field(0.04, ge=0)
     coeff_max: float = Field(10.0, gt=0, description="training working points |C| <= coeff_max at Lambda")
     aux_weight: float = Field(0.0, ge=0, description="supervised auxiliary objective (features -> tangents); 0 = JEPA")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32", description="training matmuls: float32, or bfloat16 autocast (weights and optimiser in float32)")
+    stack: int = Field(1, ge=1, description="models trained together as one stacked network (1 = one after another)")
+    jepa_companion: bool = Field(True, description="with aux_weight > 0, also train and report a JEPA-only informer "
+                                 "per seed (same stack)")
     n_pool: int = Field(50_000, ge=1000, description="SM events resampled into views")
     mass_tilt: float = Field(3.0, ge=0, description="pool and probe events drawn from p_SM (m/m_lo)^k, weighted back")
     n_probe: int = Field(20000, ge=50, description="held-out probe events scoring the linear probe")
@@ -402,9 +407,16 @@ class RecommendedParams(Section):
     """The `recommended` encoder of the scorecard (metric learning on chi^2 distances, ``models/metric.py``)."""
 
     enabled: bool = True
-    latent_dim: int = Field(16, gt=0)
+    latent_dim: int = Field(0, ge=0, description="metric block width; 0 = the input width nu (full rank)")
     depth: int = Field(2, ge=0)
     width: int = Field(128, gt=0)
+    whitening: Literal["gof", "chi2"] = Field("gof", description="encoder input: GoF residual (Gaussian block "
+                                              "whitened + signed root Poisson deviance) or full-Sigma whitening")
+    identity_init: bool = Field(True, description="metric block starts at the identity (distance = GoF chi^2)")
+    cloud: Literal["euclidean", "mahalanobis"] = Field(
+        "euclidean", description="SM-compatibility score: Euclidean or Mahalanobis latent distance to the SM cloud")
+    coef_width: int = Field(128, ge=0, description="supervised coefficient-regression head width; 0 = none")
+    coef_weight: float = Field(1.0, ge=0, description="weight of the head's MSE beside the stress")
     lr: float = Field(1e-3, gt=0)
     steps: int = Field(1500, gt=0, description="Adam steps of batch_size replica pairs")
     batch_size: int = Field(512, gt=1)

@@ -121,3 +121,25 @@ def test_mass_tilted_events_reweight_to_the_unbiased_templates(oracle, templates
 def test_negative_mass_tilt_is_rejected(oracle):
     with pytest.raises(SmeftfmError, match="mass_tilt"):
         sample_events(oracle, np.zeros(3), 10, np.random.default_rng(0), mass_tilt=-1.0)
+
+
+def test_events_without_lepton_cuts_use_the_full_phase_space(oracle):
+    """eta_max = inf (``Acceptance.no_cuts``): the sampler's boundaries stay finite at |cos| = 1 (no inf - inf),
+    its integral of the rate equals the oracle's no-cut cross section in the window, and events reach the
+    |cos theta_CS| region that |eta| < 2.5 removes at high mass."""
+    from smeftfm.data.events import EventSampler
+    from smeftfm.physics.kinematics import Acceptance
+    from smeftfm.physics.oracle import Oracle, QuadratureSpec
+
+    acc = Acceptance.no_cuts(300.0, 2500.0)
+    free = Oracle(operators=oracle.operators, pdf=oracle.pdf, ew=oracle.ew, acceptance=acc)
+    cos = np.array([-1.0, -0.5, 0.0, 1.0])
+    assert np.all(np.isfinite(acc.y_max(np.full(4, 300.0), cos, free.ew.sqrt_s)))
+    st = SamplerStats()
+    m, y, c = EventSampler(free).sample(np.zeros(3), 20_000, np.random.default_rng(3), st)
+    assert np.all(np.isfinite(m) & np.isfinite(y) & np.isfinite(c))
+    assert acc.contains(m, y, c).all()
+    sigma = float(free.integrated_terms(300.0, 2500.0, cuts=False, spec=QuadratureSpec(8, 5.0, 12, 12, 6))[0])
+    assert abs(st.sigma_pb - sigma) < 5 * st.sigma_err_pb + 5e-3 * sigma
+    eta = np.abs(y) + np.arctanh(np.clip(np.abs(c), 0.0, 1.0 - 1e-16))
+    assert (eta > 2.5).mean() > 0.05  # a 2.5 cut would have removed these

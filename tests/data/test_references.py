@@ -9,6 +9,7 @@ from smeftfm.data.noise import NoiseModel
 from smeftfm.models.anomaly import auroc
 from smeftfm.models.references import (
     CountLikelihood,
+    GofWhitening,
     Precision,
     gof_auroc,
     noncentrality,
@@ -130,3 +131,22 @@ def test_count_likelihood_is_gaussian_without_count_bins_and_tames_rare_events(s
     g = lik.gof(xs)
     # one event where ~0.01 are expected adds ~7 to the deviance, not ~100 as in a Gaussian chi^2
     assert np.isfinite(g).all() and np.quantile(g, 0.99) < 3 * np.median(g)
+
+
+def test_gof_whitening_norm_is_the_gof_statistic(setup, templates, cross):
+    """||w(x)||^2 of the recommended encoder's input equals the GoF statistic (count bins included); a replica
+    with one more event in an empty count bin moves w only in that bin's coordinate."""
+    _, y, _, _ = setup
+    counts = NoiseModel.from_templates(templates, 10_000, nugget=0.95, poisson_below=5.0)
+    lik = CountLikelihood(y, counts.covariance(y, cross), counts.counts_per_unit(), 5.0)
+    white = GofWhitening(lik)
+    xs = counts.sample(y, 500, np.random.default_rng(4), cross)
+    w = white.whiten(xs, y)
+    assert w.shape == (500, white.nu) and white.nu == lik.prec.nu + lik.low.sum()
+    np.testing.assert_allclose(np.einsum("ij,ij->i", w, w), lik.gof(xs), rtol=1e-9)
+    assert np.abs(white.whiten(y, y)).max() < 1e-9  # the SM itself sits at the origin
+    bump = xs[:1].copy()
+    b = int(np.flatnonzero(lik.low)[-1])
+    bump[0, b] += 1.0 / lik.k[b]
+    moved = np.flatnonzero(np.abs(white.whiten(bump, y) - w[:1])[0] > 1e-12)
+    assert moved.tolist() == [lik.prec.nu + int(lik.low.sum()) - 1]

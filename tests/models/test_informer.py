@@ -207,3 +207,27 @@ def test_distinct_columns_drops_linear_combinations_and_constants():
     cols = np.stack([a, b, 2 * a - b + 3, np.full(500, 5.0), a * b], axis=1)
     assert distinct_columns(cols) == [0, 1, 4]
     assert distinct_columns(cols, weights=rng.uniform(0.5, 2.0, 500)) == [0, 1, 4]
+
+
+def test_stacked_mlp_equals_each_seeds_encoder_and_unstacks_back():
+    """All seeds trained as one network: the stacked forward of model s equals encoder s's MLP, and the stacked
+    weights copy back into the per-seed encoders (the saved state dicts)."""
+    from smeftfm.models.informer import EventEncoder, StackedMLP
+
+    cfg = InformerConfig(embed_dim=3, hidden=8, depth=2)
+    p = 5
+    encs = []
+    for s in (0, 1, 2):
+        torch.manual_seed(s)
+        encs.append(EventEncoder(p, cfg, np.zeros(p), np.ones(p)))
+    stack = StackedMLP(encs)
+    x = torch.randn(3, 7, p)
+    ref = torch.stack([e.mlp(x[i]) for i, e in enumerate(encs)])
+    assert torch.allclose(stack(x), ref, atol=1e-6)
+    with torch.no_grad():
+        for w in stack.weights:
+            w.mul_(2.0)
+    stack.unstack_into(encs)
+    assert torch.equal(encs[1].mlp[0].weight, stack.weights[0][1].T)
+    assert not torch.allclose(torch.stack([e.mlp(x[i]) for i, e in enumerate(encs)]), ref, atol=1e-3)
+    assert torch.allclose(torch.stack([e.mlp(x[i]) for i, e in enumerate(encs)]), stack(x), atol=1e-6)

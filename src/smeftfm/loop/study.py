@@ -23,7 +23,7 @@ from .basis import FeatureDictionary, Psi
 from .controller import FitSet, Loop, LoopResult, LoopSettings, Tier, collapse_factors, unlock_triggered_extension
 from .likelihood import LogLikelihoodRatio, probe_set
 
-__all__ = ["GATES", "NO_CUT_ETA", "OracleSide", "PASS_FRACTION", "build_draw", "cycles_or_cap", "gate_summary",
+__all__ = ["GATES", "OracleSide", "PASS_FRACTION", "build_draw", "cycles_or_cap", "gate_summary",
            "oracle_side", "paper_acceptance", "paper_settings", "run_gates", "run_seeds", "settings_from_params",
            "spread", "summary_row"]
 
@@ -73,18 +73,12 @@ def oracle_side(params, operators: Sequence[str], acceptance: Acceptance | None 
     return OracleSide(oracle, sigma, kmap, FeatureDictionary(kmap, d.mass_degree, d.cos_degree, d.rapidity_degree))
 
 
-#: |eta| bound standing in for "no lepton cuts" when events are sampled: the event sampler evaluates
-#: y_max(m, cos) = eta_max - atanh|cos| at |cos| = 1, which is inf - inf (NaN) for ``Acceptance.no_cuts``;
-#: with |eta| < 10 and p_T > 0 the kinematic limits bind (the metrics report the rate fraction it keeps).
-NO_CUT_ETA = 10.0
-
-
 def paper_acceptance(params) -> Acceptance:
     """The authors' probe window; without lepton cuts unless ``loop.paper.lepton_cuts`` (then the observables')."""
     pp, ob = params.loop.paper, params.observables
     lo, hi = pp.mll_window
     if not pp.lepton_cuts:
-        return Acceptance(eta_max=NO_CUT_ETA, pt_min=0.0, m_lo=lo, m_hi=hi)
+        return Acceptance.no_cuts(lo, hi)
     return Acceptance(eta_max=ob.eta_max, pt_min=ob.pt_min, m_lo=lo, m_hi=hi)
 
 

@@ -25,14 +25,13 @@ from ..data.universes import align_coefficients, sample_coefficients
 from ..errors import DataError
 from .anomaly import auroc
 from .datasets import load_split, load_theory
-from .references import CountLikelihood, Precision, noncentrality, strength_for_empirical_auroc
+from .references import CountLikelihood, GofWhitening, Precision, noncentrality, strength_for_empirical_auroc
 from .scorecard import (
     Embed,
     EvalData,
     Replicas,
     config_scorecard,
     input_retrieval,
-    knn_seen,
     linear_baselines,
     reference_aurocs,
     score_embedding,
@@ -58,6 +57,8 @@ class ConfigModel:
     dim: int
     train: Replicas
     info: dict
+    distance: Embed | None = None  # the latent block the SM-compatibility score and retrieval read (None: all)
+    cloud: str = "mahalanobis"  # the SM-cloud distance of the score and the contours (scorecard.EuclideanCloud)
 
 
 def _subsample(split, per_universe: int, coeffs: np.ndarray, rng: np.random.Generator) -> Replicas:
@@ -221,25 +222,29 @@ def recommended_config(params: Params, ev: EvalData, ctx: dict) -> ConfigModel:
     train = Replicas(np.concatenate([p.x for p in parts]), np.concatenate([p.label for p in parts]),
                      np.concatenate([p.coeffs for p in parts]))
     cfg = MetricConfig(latent_dim=rp.latent_dim, depth=rp.depth, width=rp.width, lr=rp.lr, steps=rp.steps,
-                       batch_size=rp.batch_size, seed=rp.seed)
-    emb, stats = train_metric(train.x, train.label, ev.prec, ev.y_sm, cfg)
+                       batch_size=rp.batch_size, identity_init=rp.identity_init, coef_width=rp.coef_width,
+                       coef_weight=rp.coef_weight, seed=rp.seed)
+    white = GofWhitening(ev.lik) if rp.whitening == "gof" else ev.prec
+    emb, stats = train_metric(train.x, train.label, white, ev.y_sm, cfg, coeffs=train.coeffs)
     tr = InputTransform.fit(params.train.input_transform, train.x, ev.y_sm, params.train.transform_floor)
-    return ConfigModel(emb, lambda x: tr(x).astype(np.float64), rp.latent_dim, train,
-                       {"latent_dim": rp.latent_dim, "n_universes": int(len(np.unique(train.label))), **stats})
+    # baselines reduce to the width of the whole latent (metric block + supervised head) but at most the inputs'
+    dim = min(emb.latent_dim, ev.prec.nu)
+    return ConfigModel(emb, lambda x: tr(x).astype(np.float64), dim, train,
+                       {"latent_dim": emb.latent_dim, "n_universes": int(len(np.unique(train.label))),
+                        "supervised_coefficient_head": stats["coef_dim"] > 0, "whitening": rp.whitening, **stats},
+                       distance=emb.metric, cloud=rp.cloud)
 
 
 def score_config(name: str, cm: ConfigModel, ev: EvalData, scenario: str) -> tuple[dict, dict, pd.DataFrame]:
     """(scorecard entry, details, AUROC curves) of one configuration."""
     ev_c = EvalData(**{**ev.__dict__, "seen_train": cm.train}) if cm.train is not ev.seen_train else ev
-    enc = score_embedding(cm.embed, ev_c)
     # k-NN on the seen universes always uses the corpus universes (same for every configuration)
-    enc["knn_seen"] = knn_seen(cm.embed, ev)
+    enc = score_embedding(cm.embed, ev_c, cm.distance, cm.cloud, knn=ev)  # type: ignore[arg-type]
     base_fns = linear_baselines(cm.train, cm.features, ev.prec, ev.y_sm, cm.dim)
-    bases = {}
-    for bname, fn in base_fns.items():
-        bases[bname] = score_embedding(fn, ev_c)
-        bases[bname]["knn_seen"] = knn_seen(fn, ev)
-    refs = reference_aurocs(ev)
+    bases = {bname: score_embedding(fn, ev_c, knn=ev) for bname, fn in base_fns.items()}
+    if "reference_aurocs" not in ev.extra:  # the same for every configuration: computed once
+        ev.extra["reference_aurocs"] = reference_aurocs(ev)
+    refs = ev.extra["reference_aurocs"]
     entry = config_scorecard(scenario, enc, bases, refs)
     table = [{"signal": sig, "strength": float(key), "auroc": v["auroc"], "auroc_gof": v["auroc_gof"],
               "auroc_optimal": v["auroc_optimal"], **{f"auroc_{b}": bases[b]["anomaly"][sig][key] for b in bases}}

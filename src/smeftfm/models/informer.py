@@ -40,8 +40,8 @@ from ..physics.morphing import monomials
 from .mlp import mlp
 from .ridge import ridge_predict
 
-__all__ = ["EventEncoder", "EventPool", "InformerConfig", "distinct_columns", "encode", "event_lifts", "pooled",
-           "probe_r2", "train_informer", "vicreg_terms"]
+__all__ = ["EventEncoder", "EventPool", "InformerConfig", "StackedMLP", "distinct_columns", "encode", "event_lifts",
+           "pooled", "probe_r2", "train_informer", "train_informers", "vicreg_terms"]
 
 
 def event_lifts(m: np.ndarray, y: np.ndarray, cos_cs: np.ndarray, kmap: KinematicMap) -> np.ndarray:
@@ -71,6 +71,11 @@ class InformerConfig:
     cov_weight: float = 0.04
     coeff_max: float = 10.0
     aux_weight: float = 0.0
+    precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("float32", "bfloat16"):
+            raise SmeftfmError(f"informer precision must be 'float32' or 'bfloat16', got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -165,63 +170,157 @@ def pooled(h: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (h * w[..., None]).sum(-2)
 
 
+class StackedMLP(nn.Module):
+    """``S`` independent copies of an :class:`EventEncoder` MLP with stacked weights, evaluated as batched matmuls.
+
+    Weights ``[S, in, out]`` and biases ``[S, 1, out]`` per layer; ``x [S, N, in] -> [S, N, out]`` by
+    ``torch.baddbmm`` (SiLU between layers). Training all seeds at once this way turns ``S`` sets of small matmuls
+    into one batched call per layer and one optimiser over all seeds; the summed loss keeps the seeds independent
+    (every parameter belongs to one seed and Adam is elementwise).
+    """
+
+    def __init__(self, encoders: list[EventEncoder]):
+        super().__init__()
+        linears = [[m for m in e.mlp if isinstance(m, nn.Linear)] for e in encoders]
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin[i].weight.detach().T for lin in linears]).contiguous())
+             for i in range(len(linears[0]))])
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.stack([lin[i].bias.detach()[None] for lin in linears]).contiguous())
+             for i in range(len(linears[0]))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = nn.functional.silu(h)
+        return h
+
+    def unstack_into(self, encoders: list[EventEncoder]) -> None:
+        """Copy seed ``s``'s weights into ``encoders[s]`` (in place)."""
+        with torch.no_grad():
+            for s, enc in enumerate(encoders):
+                lin = [m for m in enc.mlp if isinstance(m, nn.Linear)]
+                for i, layer in enumerate(lin):
+                    layer.weight.copy_(self.weights[i][s].T)
+                    layer.bias.copy_(self.biases[i][s, 0])
+
+
+def _stacked_vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`vicreg_terms` per model: ``z [S, n, d]`` -> variance and covariance terms ``[S]`` each."""
+    zc = z - z.mean(1, keepdim=True)
+    std = torch.sqrt(zc.var(1) + 1e-4)
+    var = torch.relu(1.0 - std).mean(1)
+    cov = zc.transpose(1, 2) @ zc / (z.shape[1] - 1)
+    off = cov - torch.diag_embed(torch.diagonal(cov, dim1=1, dim2=2))
+    return var, (off**2).sum((1, 2)) / z.shape[2]
+
+
+def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...] | list[int], mean: np.ndarray,
+                    std: np.ndarray, log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
+                    snapshots: dict | None = None, aux_weights: tuple[float, ...] | list[float] | None = None,
+                    ) -> list[tuple[EventEncoder, list[dict]]]:
+    """JEPA training of one encoder per seed, all seeds at once (:class:`StackedMLP`), on the pool's device.
+
+    Seed ``s`` fixes its encoder's initialisation (``torch.manual_seed(s)``, as a lone :class:`EventEncoder`) and
+    its working points; the view draws of all seeds come from one generator. Returns ``(online encoder, loss
+    history)`` per model. ``snapshot_steps``: model ``i``'s online state dict (on CPU) is stored in
+    ``snapshots[i][step]`` before that many optimiser steps (0 = the untrained encoder). ``aux_weights``: one
+    supervised auxiliary weight per model (default ``cfg.aux_weight`` for all), so a supervised informer and its
+    JEPA-only companion (same seed, weight 0) train in one stack.
+    """
+    seeds = [int(s) for s in seeds]
+    aux = [cfg.aux_weight] * len(seeds) if aux_weights is None else [float(a) for a in aux_weights]
+    if not seeds or len(aux) != len(seeds) or min(aux) < 0:
+        raise SmeftfmError(f"informer training needs >= 1 seed and one aux weight >= 0 per seed, got seeds {seeds}, "
+                           f"aux weights {aux}; fix informer.seeds / informer.aux_weight")
+    n_models, k_ops, m_wp, n_ev, d = len(seeds), pool.n_operators, cfg.working_points, cfg.events_per_set, \
+        cfg.embed_dim
+    encs = []
+    for s in seeds:
+        torch.manual_seed(s)
+        encs.append(EventEncoder(pool.lifts.shape[1], cfg, mean, std).to(pool.device))
+    state = int(np.random.SeedSequence(seeds).generate_state(1)[0]) if n_models > 1 else seeds[0]
+    gen = torch.Generator(device=pool.device).manual_seed(state)
+    rngs = [np.random.default_rng(s) for s in seeds]
+    online = StackedMLP(encs).to(pool.device)
+    target = copy.deepcopy(online)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    params = list(online.parameters())
+    aux_w = aux_b = aux_targets = None
+    if max(aux) > 0:  # supervised auxiliary objective: learned features -> per-event tangents (linear head)
+        heads = []
+        for s in seeds:
+            torch.manual_seed(s + 7919)
+            heads.append(nn.Linear(d, k_ops))
+        aux_w = nn.Parameter(torch.stack([h.weight.detach().T for h in heads]).to(pool.device))  # [S, d, K]
+        aux_b = nn.Parameter(torch.stack([h.bias.detach()[None] for h in heads]).to(pool.device))  # [S, 1, K]
+        aux_targets = pool.tangent_targets()
+        params += [aux_w, aux_b]
+        aux_t = torch.as_tensor(aux, dtype=torch.float32, device=pool.device)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    mean_t, std_t = encs[0].mean, encs[0].std
+    n_ctx = m_wp // 2
+    low = cfg.precision == "bfloat16"  # bf16 autocast of the MLP matmuls (weights, Adam and the rest in float32)
+    histories: list[list[dict]] = [[] for _ in seeds]
+    on_params, tg_params = list(online.parameters()), list(target.parameters())
+    for step in range(cfg.steps):
+        if snapshots is not None and step in snapshot_steps:
+            online.unstack_into(encs)
+            for i, e in enumerate(encs):
+                snapshots.setdefault(i, {})[step] = {k: v.detach().cpu().clone() for k, v in e.state_dict().items()}
+        c = np.concatenate([r.uniform(-cfg.coeff_max, cfg.coeff_max, size=(m_wp, k_ops)) for r in rngs])
+        views, wts, idx = pool.draw(c, n_ev, gen, return_index=True)  # [2, S*M, n, p], [2, S*M, n]
+        z = (views.reshape(2, n_models, m_wp * n_ev, -1) - mean_t) / std_t
+        w0, w1 = wts.reshape(2, n_models, m_wp, n_ev)
+        with torch.autocast(pool.device.type, dtype=torch.bfloat16, enabled=low):
+            learned = online(z[0]).float()  # [S, M*n, d]: the trainable block (the skip-path lifts are fixed)
+            with torch.no_grad():
+                t_ev = target(z[1]).float()
+        t2 = pooled(t_ev.reshape(n_models, m_wp, n_ev, d), w1)  # EMA target rows [S, M, d]
+        rows = pooled(learned.reshape(n_models, m_wp, n_ev, d), w0)
+        mu_k, mu_v = rows[:, :n_ctx].mean(1, keepdim=True), t2[:, :n_ctx].mean(1, keepdim=True)
+        keys, vals = (rows[:, :n_ctx] - mu_k).double(), (t2[:, :n_ctx] - mu_v).double()
+        queries = (rows[:, n_ctx:] - mu_k).double()
+        lam = cfg.ridge * (keys.pow(2).sum((1, 2)) / d).detach().clamp_min(1e-8)  # [S]
+        pred = ridge_predict(keys, vals, queries, lam[:, None, None])  # ridge head per seed, [S, M - n_ctx, d]
+        scale = t2.var(1, keepdim=True).clamp_min(1e-12)  # per target dimension, across the step's working points
+        loss_pred = (((pred.float() - (t2[:, n_ctx:] - mu_v)) ** 2) / scale).mean((1, 2))  # [S]
+        var, cov = _stacked_vicreg(learned)
+        loss = loss_pred + cfg.var_weight * var + cfg.cov_weight * cov
+        loss_aux = torch.zeros_like(loss)
+        if aux_targets is not None:  # squared error weighted by the pool's importance weights (SM-population)
+            tgt = aux_targets[idx[0].reshape(n_models, -1)]  # [S, M*n, K]
+            wa = w0.reshape(n_models, -1)
+            err = ((torch.baddbmm(aux_b, learned, aux_w) - tgt) ** 2).mean(2)
+            loss_aux = (wa * err).sum(1) / wa.sum(1)
+            loss = loss + aux_t * loss_aux
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(tg_params, on_params, 1.0 - cfg.ema)
+        if step % log_every == 0 or step == cfg.steps - 1:
+            vals_ = torch.stack([loss, loss_pred, var, cov, loss_aux]).detach().cpu().numpy()
+            for i in range(n_models):
+                histories[i].append({"step": step, "loss": float(vals_[0, i]), "pred": float(vals_[1, i]),
+                                     "var": float(vals_[2, i]), "cov": float(vals_[3, i]), "aux": float(vals_[4, i])})
+    online.unstack_into(encs)
+    return list(zip(encs, histories, strict=True))
+
+
 def train_informer(pool: EventPool, cfg: InformerConfig, seed: int, mean: np.ndarray, std: np.ndarray,
                    log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
                    snapshots: dict | None = None) -> tuple[EventEncoder, list[dict]]:
-    """JEPA training of the encoder on the pool's device; returns the online encoder and a loss history.
-
-    ``snapshot_steps``: the online encoder's state dict (on CPU) is stored in ``snapshots[step]`` before that many
-    optimiser steps (0 = the untrained encoder), for checkpoints of different quality.
-    """
-    torch.manual_seed(seed)
-    gen = torch.Generator(device=pool.device).manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    enc = EventEncoder(pool.lifts.shape[1], cfg, mean, std).to(pool.device)
-    target = copy.deepcopy(enc)
-    for p in target.parameters():
-        p.requires_grad_(False)
-    params = list(enc.parameters())
-    aux_head = aux_targets = None
-    if cfg.aux_weight > 0:  # supervised auxiliary objective: learned features -> per-event tangents (linear head)
-        aux_head = nn.Linear(cfg.embed_dim, pool.n_operators).to(pool.device)
-        aux_targets = pool.tangent_targets()
-        params += list(aux_head.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    n_ctx = cfg.working_points // 2
-    history = []
-    for step in range(cfg.steps):
-        if snapshots is not None and step in snapshot_steps:
-            snapshots[step] = {k: v.detach().cpu().clone() for k, v in enc.state_dict().items()}
-        c = rng.uniform(-cfg.coeff_max, cfg.coeff_max, size=(cfg.working_points, pool.n_operators))
-        views, wts, idx = pool.draw(c, cfg.events_per_set, gen, return_index=True)  # [2, M, n, p], [2, M, n]
-        learned = enc.learned(views[0])  # [M, n, d]: the trainable block (the skip-path lifts are fixed)
-        with torch.no_grad():
-            t2 = pooled(target.learned(views[1]), wts[1])  # EMA target rows [M, d]
-        rows = pooled(learned, wts[0])
-        mu_k, mu_v = rows[:n_ctx].mean(0), t2[:n_ctx].mean(0)
-        keys, vals = rows[:n_ctx] - mu_k, t2[:n_ctx] - mu_v
-        queries = rows[n_ctx:] - mu_k
-        lam = cfg.ridge * (keys.pow(2).sum() / keys.shape[1]).detach().clamp_min(1e-8)
-        pred = ridge_predict(keys[None].double(), vals[None].double(), queries[None].double(), float(lam))[0]
-        scale = t2.var(0).clamp_min(1e-12)  # per target dimension, across the step's working points
-        loss_pred = (((pred.float() - (t2[n_ctx:] - mu_v)) ** 2) / scale).mean()
-        learned = learned.reshape(-1, cfg.embed_dim)
-        var, cov = vicreg_terms(learned)
-        loss = loss_pred + cfg.var_weight * var + cfg.cov_weight * cov
-        loss_aux = torch.zeros(())
-        if aux_head is not None:
-            loss_aux = ((aux_head(learned) - aux_targets[idx[0].reshape(-1)]) ** 2).mean()
-            loss = loss + cfg.aux_weight * loss_aux
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for pt, po in zip(target.parameters(), enc.parameters(), strict=True):
-                pt.mul_(cfg.ema).add_(po.detach(), alpha=1.0 - cfg.ema)
-        if step % log_every == 0 or step == cfg.steps - 1:
-            history.append({"step": step, "loss": loss.item(), "pred": loss_pred.item(), "var": var.item(),
-                            "cov": cov.item(), "aux": loss_aux.item()})
-    return enc, history
+    """One seed of :func:`train_informers`; ``snapshots[step]`` holds that seed's checkpoints."""
+    nested: dict = {}
+    enc, hist = train_informers(pool, cfg, [seed], mean, std, log_every, snapshot_steps, nested)[0]
+    if snapshots is not None:
+        snapshots.update(nested.get(0, {}))
+    return enc, hist
 
 
 def probe_r2(features_fit: np.ndarray, targets_fit: np.ndarray, features_test: np.ndarray,

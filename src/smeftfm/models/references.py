@@ -23,8 +23,8 @@ from scipy import integrate, optimize, special, stats
 from ..errors import SmeftfmError
 
 __all__ = [
-    "CountLikelihood", "Precision", "gof_auroc", "noncentrality", "np_auroc", "np_statistic", "strength_for_auroc",
-    "strength_for_empirical_auroc"
+    "CountLikelihood", "GofWhitening", "Precision", "gof_auroc", "noncentrality", "np_auroc", "np_statistic",
+    "strength_for_auroc", "strength_for_empirical_auroc"
 ]
 
 
@@ -141,6 +141,32 @@ class CountLikelihood:
         g = np_statistic(np.asarray(x)[..., self.high], self.y_sm[self.high], delta[self.high], self.prec)
         mu1 = np.clip(self.mu0 + delta[self.low] * self.k[self.low], 1e-300, None)
         return g + self._counts(x) @ np.log(mu1 / self.mu0)
+
+
+class GofWhitening:
+    r"""The goodness-of-fit residual vector: w(x) = [W_G (x_G - y_SM,G), r(x_C)] with W_G the whitening of the
+    Gaussian bins' block of Sigma_SM and r_i = sign(n_i - mu_i) sqrt(2 [n_i ln(n_i/mu_i) - (n_i - mu_i)]) the signed
+    root Poisson deviance of each count bin (counts n = L dX x, expected mu from ``center``), so that
+    ||w(x)||^2 = :meth:`CountLikelihood.gof` (x) exactly when ``center`` is y_SM. Same interface as
+    :class:`Precision` (``whiten``, ``chi2``, ``nu`` = output width); dimensionless (units of sigma)."""
+
+    def __init__(self, lik: CountLikelihood):
+        self.lik = lik
+        self.nu = int(lik.prec.nu + lik.low.sum())
+
+    def whiten(self, x: np.ndarray, center: np.ndarray) -> np.ndarray:
+        lik = self.lik
+        x = np.asarray(x, dtype=np.float64)
+        center = np.asarray(center, dtype=np.float64)
+        g = lik.prec.whiten(x[..., lik.high], center[lik.high])
+        n = lik._counts(x)
+        mu = np.clip(center[lik.low] * lik.k[lik.low], 1e-300, None)
+        dev = np.clip(2.0 * (special.xlogy(n, n / mu) - (n - mu)), 0.0, None)
+        return np.concatenate([g, np.sign(n - mu) * np.sqrt(dev)], axis=-1)
+
+    def chi2(self, x: np.ndarray, center: np.ndarray) -> np.ndarray:
+        w = self.whiten(x, center)
+        return np.einsum("...i,...i->...", w, w)
 
 
 def strength_for_empirical_auroc(target: float, auroc_of: callable, lo: float, hi: float) -> float:

@@ -7,8 +7,11 @@ replicas) are scored by the same functions:
 * ``knn_seen``: k-NN universe accuracy on test replicas of the seen universes (fit on their train replicas).
 * ``coefficient_r2_unseen``: a linear probe latent -> Wilson coefficients, fit on seen-universe replicas, R^2
   (mean over operators) on replicas of *unseen* universes (drawn with another seed).
-* anomaly (SM as the null): score = squared latent Mahalanobis distance to the cloud of SM replica embeddings
-  (fit on SM replicas independent of the null sample); AUROC of signal replicas against SM replicas, beside the
+* anomaly (SM as the null): score = squared latent distance to the cloud of SM replica embeddings (fit on SM
+  replicas independent of the null sample): Mahalanobis (``cloud="mahalanobis"``, the paper's 2-D latent) or
+  Euclidean scaled by the cloud's mean squared radius per dimension (``cloud="euclidean"``, the recommended
+  encoder, whose latent is already in sigma units: there the Mahalanobis rescaling would blow up the rare-event
+  coordinates of the Poisson bins); AUROC of signal replicas against SM replicas, beside the
   chi^2 goodness-of-fit test and the Neyman-Pearson statistic (:mod:`.references`) on the same replicas.
 * retrieval of unseen universes around the SM, against the exact chi^2 truth, two readings:
   ``contour``: the universe's mean embedding (over its replicas) inside the k-sigma Mahalanobis contour of the SM
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -29,17 +33,60 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.neighbors import KNeighborsClassifier
 
+from ..errors import SmeftfmError
 from .anomaly import auroc
 from .references import CountLikelihood, Precision
 from .retrieval import LatentContours, chi2_threshold
 
 __all__ = [
-    "EvalData", "Replicas", "anomaly_aurocs", "coefficient_r2_unseen", "config_scorecard", "input_retrieval",
-    "knn_seen", "linear_baselines", "reference_aurocs", "retrieval", "score_embedding", "truth_mask",
-    "universe_means"
+    "EuclideanCloud", "EvalData", "Replicas", "anomaly_aurocs", "coefficient_r2_unseen", "config_scorecard",
+    "input_retrieval", "knn_seen", "linear_baselines", "memoised", "reference_aurocs", "retrieval", "score_embedding",
+    "truth_mask", "universe_means"
 ]
 
 Embed = Callable[[np.ndarray], np.ndarray]
+Cloud = Literal["mahalanobis", "euclidean"]
+
+
+class EuclideanCloud:
+    """The SM cloud as an isotropic ball: d^2(z) = ||z - mean||^2 / s^2, s^2 = the cloud's mean squared radius per
+    latent dimension (1 for a latent in units of the SM noise), contours at the chi^2_d quantile like
+    :class:`LatentContours` (same interface)."""
+
+    def __init__(self, z_sm: np.ndarray):
+        z_sm = np.asarray(z_sm, dtype=np.float64)
+        if z_sm.ndim != 2 or len(z_sm) < 2:
+            raise SmeftfmError("the SM cloud needs at least two replica embeddings")
+        self.center = z_sm.mean(0)
+        self.dim = z_sm.shape[1]
+        self.s2 = float(np.mean(np.sum((z_sm - self.center) ** 2, axis=1))) / self.dim
+        if not self.s2 > 0:
+            raise SmeftfmError("the SM replica embeddings are degenerate (zero spread)")
+
+    def mahalanobis2(self, z: np.ndarray) -> np.ndarray:
+        d = np.atleast_2d(np.asarray(z, dtype=np.float64)) - self.center
+        return np.einsum("ni,ni->n", d, d) / self.s2
+
+    def radius2(self, k: float) -> float:
+        return chi2_threshold(k, self.dim)
+
+
+def _cloud(z_sm: np.ndarray, kind: Cloud) -> LatentContours | EuclideanCloud:
+    return EuclideanCloud(z_sm) if kind == "euclidean" else LatentContours(z_sm)
+
+
+def memoised(embed: Embed) -> Embed:
+    """``embed`` computed once per input array object (the evaluation arrays are embedded by several scores)."""
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def f(x: np.ndarray) -> np.ndarray:
+        hit = cache.get(id(x))
+        if hit is None or hit[0] is not x:
+            hit = (x, embed(x))
+            cache[id(x)] = hit
+        return hit[1]
+
+    return f
 
 
 @dataclass
@@ -98,9 +145,9 @@ def coefficient_r2_unseen(embed: Embed, ev: EvalData) -> float:
     return float(r2_score(ev.unseen.coeffs[:, ok], pred[:, ok], multioutput="uniform_average"))
 
 
-def anomaly_aurocs(embed: Embed, ev: EvalData) -> dict[str, dict[str, float]]:
+def anomaly_aurocs(embed: Embed, ev: EvalData, cloud_kind: Cloud = "mahalanobis") -> dict[str, dict[str, float]]:
     """AUROC of the latent SM-compatibility score per signal and strength."""
-    cloud = LatentContours(embed(ev.sm_fit))
+    cloud = _cloud(embed(ev.sm_fit), cloud_kind)
     s_null = cloud.mahalanobis2(embed(ev.sm_null))
     return {sig: {key: auroc(cloud.mahalanobis2(embed(x)), s_null) for key, (x, _) in per.items()}
             for sig, per in ev.signals.items()}
@@ -138,17 +185,17 @@ def truth_mask(ev: EvalData, k: float) -> np.ndarray:
     return ev.unseen_truth_chi2 <= chi2_threshold(k, ev.prec.nu)
 
 
-def retrieval(embed: Embed, ev: EvalData) -> dict[str, dict[str, dict]]:
+def retrieval(embed: Embed, ev: EvalData, cloud_kind: Cloud = "mahalanobis") -> dict[str, dict[str, dict]]:
     """P/R/F1 of both readings at each level against the exact truth (unseen universes)."""
     z_u = universe_means(embed(ev.unseen.x), ev.unseen.label)
-    cloud = LatentContours(embed(ev.sm_fit))
+    cloud = _cloud(embed(ev.sm_fit), cloud_kind)
     d2 = cloud.mahalanobis2(z_u)
     out: dict = {"contour": {}, "inflated": {}}
     for k in ev.levels:
         key = f"{k:g}sigma"
         truth = truth_mask(ev, k)
         out["contour"][key] = _prf(d2 <= cloud.radius2(k), truth)
-        infl = LatentContours(embed(ev.sm_inflated[k]))
+        infl = _cloud(embed(ev.sm_inflated[k]), cloud_kind)
         out["inflated"][key] = _prf(infl.mahalanobis2(z_u) <= infl.radius2(1.0), truth)
     return out
 
@@ -160,10 +207,16 @@ def input_retrieval(ev: EvalData) -> dict[str, dict]:
     return {f"{k:g}sigma": _prf(chi2 <= chi2_threshold(k, ev.prec.nu), truth_mask(ev, k)) for k in ev.levels}
 
 
-def score_embedding(embed: Embed, ev: EvalData) -> dict:
-    """All figures of merit of one embedding."""
-    return {"knn_seen": knn_seen(embed, ev), "coefficient_r2_unseen": coefficient_r2_unseen(embed, ev),
-            "anomaly": anomaly_aurocs(embed, ev), "retrieval": retrieval(embed, ev)}
+def score_embedding(embed: Embed, ev: EvalData, distance: Embed | None = None, cloud_kind: Cloud = "mahalanobis",
+                    knn: EvalData | None = None) -> dict:
+    """All figures of merit of one embedding; the SM-compatibility score and retrieval read ``distance`` (a block
+    of the latent, e.g. the metric block of the recommended encoder) when given, k-NN and the probe the whole
+    latent. k-NN runs on the seen universes of ``knn`` (default ``ev``)."""
+    embed = memoised(embed)
+    dist = embed if distance is None else memoised(distance)
+    return {"knn_seen": knn_seen(embed, ev if knn is None else knn),
+            "coefficient_r2_unseen": coefficient_r2_unseen(embed, ev),
+            "anomaly": anomaly_aurocs(dist, ev, cloud_kind), "retrieval": retrieval(dist, ev, cloud_kind)}
 
 
 def config_scorecard(scenario: str, encoder: dict, baselines: dict[str, dict], refs: dict) -> dict:

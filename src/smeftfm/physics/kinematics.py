@@ -56,9 +56,15 @@ class Acceptance:
         return np.minimum(math.tanh(self.eta_max), from_pt)
 
     def y_max(self, m: np.ndarray, cos: np.ndarray, sqrt_s: float) -> np.ndarray:
-        """Half-width of the allowed |y| at (m, cos theta*): |y| < eta_max - atanh|cos| and x_{1,2} < 1."""
+        """Half-width of the allowed |y| at (m, cos theta*): |y| < eta_max - atanh|cos| and x_{1,2} < 1.
+
+        Without an |eta| cut (eta_max = inf) only the kinematic limit ln(sqrt S / m) binds, also at |cos| = 1
+        (where eta_max - atanh|cos| would be inf - inf).
+        """
         m = np.asarray(m, dtype=np.float64)
         kin = np.log(sqrt_s / m)
+        if not math.isfinite(self.eta_max):
+            return np.clip(np.broadcast_to(kin, np.broadcast_shapes(kin.shape, np.shape(cos))), 0.0, None).copy()
         return np.clip(np.minimum(self.eta_max - np.arctanh(np.abs(cos)), kin), 0.0, None)
 
     def contains(self, m: np.ndarray, y: np.ndarray, cos_cs: np.ndarray) -> np.ndarray:

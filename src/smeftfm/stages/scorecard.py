@@ -38,15 +38,15 @@ def run_scorecard(params: Params, corpus_dir: Path, spectra: Path, universes: Pa
 
     sp = params.scorecard
     with stage_run("scorecard", {"scorecard": sp.model_dump(), "corpus": params.corpus.model_dump()}) as run:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ev, ctx = build_eval_data(params, corpus_dir, spectra, universes, templates, joint)
-        timings = {"eval_data_seconds": time.perf_counter() - t0}
+        timings = {"eval_data_seconds": time.perf_counter() - t0, "eval_data_cpu_seconds": time.process_time() - c0}
         configs = {"paper": lambda: paper_config(model_dir, ev),
                    "recommended": (lambda: recommended_config(params, ev, ctx)) if sp.recommended.enabled else None}
         scan = [{"signal": sig, **info} for sig, per in ctx["strengths"].items() for info in per.values()]
         card, details, curves = {}, {"strengths": ctx["strengths"], "strength_table": scan, "nu": ctx["nu"]}, []
         for name, build in configs.items():
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             if build is None:
                 card[name], details[name] = None, {"skipped": "scorecard.recommended.enabled is false"}
                 continue
@@ -59,6 +59,8 @@ def run_scorecard(params: Params, corpus_dir: Path, spectra: Path, universes: Pa
             card[name], details[name] = entry, det
             curves.append(cur)
             timings[f"{name}_seconds"] = time.perf_counter() - t1
+            timings[f"{name}_cpu_seconds"] = time.process_time() - c1
+        timings["total_cpu_seconds"] = time.process_time() - c0  # this process; wall times depend on machine load
         details["timings"] = timings
         write_json(metrics_path, card)
         write_json(details_path, details)
