@@ -1,5 +1,6 @@
-"""One variant of the named sweep (``sweeps/dvc.yaml``, a DVC ``matrix`` stage): corpus and encoder at a combination
-of noise model, luminosity scenario and encoder configuration.
+"""One variant of the named sweep (``sweeps/dvc.yaml``, a DVC ``matrix`` stage in the DVC sub-project ``sweeps/``,
+run with ``cd sweeps && dvc repro``): corpus and encoder at a combination of noise model, luminosity scenario and
+encoder configuration.
 
 The variants are parameter overrides named in ``sweeps/variants.yaml`` (``noise``, ``lumi``, ``encoder``: name ->
 ``{section: {key: value}}``). :func:`run_variant` applies one name of each on top of ``params.yaml``, generates the
