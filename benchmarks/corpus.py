@@ -23,26 +23,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench_inputs import default_templates
 from smeftfm.config import load_params
 from smeftfm.data.replicas import CHUNK_ROWS, corpus_schema, write_corpus
-from smeftfm.data.templates_io import read_templates
 from smeftfm.data.uncertainties import UncertaintyModel
 from smeftfm.data.universes import sample_coefficients
 from smeftfm.physics.observables import histogram_columns
-
-TEMPLATES = Path("data/templates/spectra.parquet")
 
 
 def load_inputs(replicas: int):
     """Templates (built once for the 17 vector operators when data/ has none), spectra of 100 universes."""
     params = load_params()
-    if TEMPLATES.exists():
-        t = read_templates(TEMPLATES)
-    else:
-        from smeftfm.physics.oracle import Oracle, binnings_from_params, quadrature_from_params
-
-        print("no data/templates/spectra.parquet: building linear templates of the 17 vector operators ...")
-        t = Oracle().binned_templates("linear", binnings_from_params(params), quadrature_from_params(params))
+    t = default_templates(params)
     u = params.universes
     coeffs = sample_coefficients(u.n, len(t.operators), u.seed, u.log_lo, u.log_hi, u.p_zero_max, u.zero_scope)
     y = t.predict(coeffs)

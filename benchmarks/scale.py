@@ -43,16 +43,15 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench_inputs import default_templates  # noqa: E402
 from smeftfm.atomic import json_safe, write_json  # noqa: E402
 from smeftfm.config import DaskParams, load_params  # noqa: E402
 from smeftfm.data.replicas import write_corpus  # noqa: E402
 from smeftfm.data.sharding import dask_client, dask_executor  # noqa: E402
-from smeftfm.data.templates_io import read_templates  # noqa: E402
 from smeftfm.data.uncertainties import UncertaintyModel  # noqa: E402
 from smeftfm.data.universes import sample_coefficients  # noqa: E402
 from smeftfm.physics.observables import histogram_columns  # noqa: E402
 
-TEMPLATES = Path("data/templates/spectra.parquet")
 OUT = Path("reports/metrics/scale.json")
 REPLICAS = 10_000
 
@@ -62,13 +61,7 @@ def inputs(n_universes: int, coarse: int = 1):
 
     ``coarse > 1`` merges each ``coarse`` adjacent bins of every observable (cross sections add, widths add)."""
     params = load_params()
-    if TEMPLATES.exists():
-        t = read_templates(TEMPLATES)
-    else:
-        from smeftfm.physics.oracle import Oracle, binnings_from_params, quadrature_from_params
-
-        print("no data/templates/spectra.parquet: building linear templates of the 17 vector operators ...")
-        t = Oracle().binned_templates("linear", binnings_from_params(params), quadrature_from_params(params))
+    t = default_templates(params)
     u = params.universes
     coeffs = sample_coefficients(n_universes, len(t.operators), u.seed, u.log_lo, u.log_hi, u.p_zero_max,
                                  u.zero_scope)

@@ -17,8 +17,6 @@ both minimise the same loss over the same replicas and differ only in the order 
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -33,7 +31,7 @@ from ..errors import DataError, SmeftfmError
 from ..physics.observables import select_bin_columns
 from .encoder import EncoderConfig
 from .pairs import PairSampler
-from .training import ContrastiveTrainer, TrainConfig, TrainResult, pair_loss
+from .training import ContrastiveTrainer, TrainConfig, TrainResult, fit_early_stopping, pair_loss
 
 __all__ = ["BufferPairs", "PairBatch", "ShardStream", "draw_partners", "train_encoder_streaming"]
 
@@ -203,13 +201,7 @@ def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.nd
     xv = trainer.x
     vi_t, vj_t, vy_t = (torch.from_numpy(a).to(dev) for a in (vi, vj, vy))
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=num_workers)
-    res = TrainResult(encoder=trainer.encoder)
-    res.best_val_loss = pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
-    res.history.append({"epoch": 0, "train_loss": float("nan"), "val_loss": res.best_val_loss, "seconds": 0.0})
-    best_state = copy.deepcopy(trainer.encoder.state_dict())
-    bad, t_start, train_time, n_seen = 0, time.perf_counter(), 0.0, 0
-    for epoch in range(1, cfg.max_epochs + 1):
-        t0 = time.perf_counter()
+    def run_epoch(epoch: int) -> tuple[float, int, dict]:
         stream.set_epoch(epoch)
         trainer.encoder.train()
         total, seen = 0.0, 0
@@ -221,27 +213,7 @@ def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.nd
             seen += n
             if max_anchors is not None and seen >= max_anchors:
                 break
-        train_time += time.perf_counter() - t0
-        n_seen += seen
-        train_loss = total / max(seen, 1)
-        val_loss = pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
-        if not np.isfinite(train_loss) or not np.isfinite(val_loss):
-            raise SmeftfmError(f"training diverged at epoch {epoch}; lower train.lr")
-        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - t0,
-               "anchors": seen}
-        res.history.append(rec)
-        if on_epoch:
-            on_epoch(rec)
-        if val_loss < res.best_val_loss - cfg.min_delta:
-            res.best_val_loss, res.best_epoch, bad = val_loss, epoch, 0
-            best_state = copy.deepcopy(trainer.encoder.state_dict())
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                res.stopped_early = True
-                break
-    trainer.encoder.load_state_dict(best_state)
-    trainer.encoder.eval()
-    res.seconds = time.perf_counter() - t_start
-    res.samples_per_second = 2 * n_seen / train_time if train_time > 0 else 0.0
-    return res
+        return total / max(seen, 1), seen, {"anchors": seen}
+
+    return fit_early_stopping(trainer, run_epoch, lambda: pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin),
+                              cfg, on_epoch)

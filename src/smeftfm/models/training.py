@@ -24,7 +24,8 @@ from .encoder import Encoder, EncoderConfig
 from .losses import contrastive_loss
 from .pairs import PairSampler
 
-__all__ = ["ContrastiveTrainer", "TrainConfig", "TrainResult", "pair_loss", "seed_everything", "train_encoder"]
+__all__ = ["ContrastiveTrainer", "TrainConfig", "TrainResult", "fit_early_stopping", "pair_loss", "seed_everything",
+           "train_encoder"]
 
 
 @dataclass(frozen=True)
@@ -155,29 +156,44 @@ def train_encoder(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y
     vi_t, vj_t = torch.from_numpy(vi).to(trainer.device), torch.from_numpy(vj).to(trainer.device)
     vy_t = torch.from_numpy(vy).to(trainer.device)
 
+    def run_epoch(epoch: int) -> tuple[float, int, dict]:
+        return (*trainer.run_epoch(), {})
+
+    return fit_early_stopping(trainer, run_epoch, lambda: pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin),
+                              cfg, on_epoch)
+
+
+def fit_early_stopping(trainer: ContrastiveTrainer, run_epoch: Callable[[int], tuple[float, int, dict]],
+                       val_loss: Callable[[], float], cfg: TrainConfig,
+                       on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """The epoch loop shared by the in-memory and the streamed trainers: early stopping on ``val_loss()``.
+
+    ``run_epoch(epoch)`` trains one epoch and returns (mean contrastive loss, pairs seen, extra record keys).
+    The encoder of the best validation epoch is restored; ``samples_per_second`` counts both members of a pair.
+    """
     res = TrainResult(encoder=trainer.encoder)
     best_state = copy.deepcopy(trainer.encoder.state_dict())
-    res.best_val_loss = pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
+    res.best_val_loss = val_loss()
     res.history.append({"epoch": 0, "train_loss": float("nan"), "val_loss": res.best_val_loss, "seconds": 0.0})
     if on_epoch:
         on_epoch(res.history[-1])
     bad, t_start, train_time, n_seen = 0, time.perf_counter(), 0.0, 0
     for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
-        train_loss, seen = trainer.run_epoch()
+        train_loss, seen, extra = run_epoch(epoch)
         train_time += time.perf_counter() - t0
         n_seen += seen
-        val_loss = pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
-        if not np.isfinite(train_loss) or not np.isfinite(val_loss):
-            raise SmeftfmError(f"training diverged at epoch {epoch} (loss {train_loss}, val {val_loss}); "
+        vloss = val_loss()
+        if not np.isfinite(train_loss) or not np.isfinite(vloss):
+            raise SmeftfmError(f"training diverged at epoch {epoch} (loss {train_loss}, val {vloss}); "
                                "lower train.lr")
-        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-               "seconds": time.perf_counter() - t0}
+        rec = {"epoch": epoch, "train_loss": train_loss, "val_loss": vloss,
+               "seconds": time.perf_counter() - t0, **extra}
         res.history.append(rec)
         if on_epoch:
             on_epoch(rec)
-        if val_loss < res.best_val_loss - cfg.min_delta:
-            res.best_val_loss, res.best_epoch, bad = val_loss, epoch, 0
+        if vloss < res.best_val_loss - cfg.min_delta:
+            res.best_val_loss, res.best_epoch, bad = vloss, epoch, 0
             best_state = copy.deepcopy(trainer.encoder.state_dict())
         else:
             bad += 1
