@@ -19,14 +19,12 @@ On a multi-GPU node each rank uses ``cuda:<LOCAL_RANK>``; on CPU ranks share the
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +38,7 @@ from ..errors import SmeftfmError
 from .encoder import Encoder, EncoderConfig
 from .losses import contrastive_loss
 from .pairs import PairSampler
-from .training import TrainConfig, TrainResult, pair_loss, seed_everything, train_encoder
+from .training import TrainConfig, TrainResult, fit_early_stopping, pair_loss, seed_everything, train_encoder
 
 __all__ = ["fit_encoder", "launch", "main", "train_ddp"]
 
@@ -77,13 +75,9 @@ def train_ddp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
                                                                              np.random.default_rng(cfg.seed + 1))
     xv = torch.as_tensor(x_val, dtype=torch.float32).to(device)
     vi_t, vj_t, vy_t = (torch.from_numpy(a).to(device) for a in (vi, vj, vy))
-    res = TrainResult(encoder=encoder)
-    res.best_val_loss = pair_loss(encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
-    res.history.append({"epoch": 0, "train_loss": float("nan"), "val_loss": res.best_val_loss, "seconds": 0.0})
-    best_state = copy.deepcopy(encoder.state_dict())
-    bad, t_start, train_time, n_seen = 0, time.perf_counter(), 0.0, 0
-    for epoch in range(1, cfg.max_epochs + 1):
-        t0 = time.perf_counter()
+
+    def run_epoch(epoch: int) -> tuple[float, int, dict]:
+        """One epoch of this rank's share of every global batch; loss and pairs summed over all ranks."""
         encoder.train()
         i, j, y = sampler.sample(cfg.pairs_per_epoch, rng)
         total = torch.zeros(2, dtype=torch.float64, device=device)  # sum of losses, pairs
@@ -106,27 +100,9 @@ def train_ddp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
             scaler.update()
             total += torch.tensor([float(closs.detach()) * n, n], dtype=torch.float64, device=device)
         dist.all_reduce(total)
-        train_time += time.perf_counter() - t0
-        n_seen += int(total[1])
-        train_loss = float(total[0] / max(float(total[1]), 1.0))
-        val_loss = pair_loss(encoder, xv, vi_t, vj_t, vy_t, cfg.margin)
-        if not np.isfinite(train_loss) or not np.isfinite(val_loss):
-            raise SmeftfmError(f"training diverged at epoch {epoch}; lower train.lr")
-        res.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                            "seconds": time.perf_counter() - t0})
-        if val_loss < res.best_val_loss - cfg.min_delta:
-            res.best_val_loss, res.best_epoch, bad = val_loss, epoch, 0
-            best_state = copy.deepcopy(encoder.state_dict())
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                res.stopped_early = True
-                break
-    encoder.load_state_dict(best_state)
-    encoder.eval()
-    res.seconds = time.perf_counter() - t_start
-    res.samples_per_second = 2 * n_seen / train_time if train_time > 0 else 0.0
-    return res
+        return float(total[0] / max(float(total[1]), 1.0)), int(total[1]), {}
+
+    return fit_early_stopping(encoder, run_epoch, lambda: pair_loss(encoder, xv, vi_t, vj_t, vy_t, cfg.margin), cfg)
 
 
 def main(argv: list[str] | None = None) -> None:

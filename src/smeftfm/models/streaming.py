@@ -215,5 +215,5 @@ def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.nd
                 break
         return total / max(seen, 1), seen, {"anchors": seen}
 
-    return fit_early_stopping(trainer, run_epoch, lambda: pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin),
-                              cfg, on_epoch)
+    enc = trainer.encoder
+    return fit_early_stopping(enc, run_epoch, lambda: pair_loss(enc, xv, vi_t, vj_t, vy_t, cfg.margin), cfg, on_epoch)

@@ -159,20 +159,20 @@ def train_encoder(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y
     def run_epoch(epoch: int) -> tuple[float, int, dict]:
         return (*trainer.run_epoch(), {})
 
-    return fit_early_stopping(trainer, run_epoch, lambda: pair_loss(trainer.encoder, xv, vi_t, vj_t, vy_t, cfg.margin),
-                              cfg, on_epoch)
+    enc = trainer.encoder
+    return fit_early_stopping(enc, run_epoch, lambda: pair_loss(enc, xv, vi_t, vj_t, vy_t, cfg.margin), cfg, on_epoch)
 
 
-def fit_early_stopping(trainer: ContrastiveTrainer, run_epoch: Callable[[int], tuple[float, int, dict]],
+def fit_early_stopping(encoder: Encoder, run_epoch: Callable[[int], tuple[float, int, dict]],
                        val_loss: Callable[[], float], cfg: TrainConfig,
                        on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
-    """The epoch loop shared by the in-memory and the streamed trainers: early stopping on ``val_loss()``.
+    """The epoch loop shared by the in-memory, streamed and DDP trainers: early stopping on ``val_loss()``.
 
     ``run_epoch(epoch)`` trains one epoch and returns (mean contrastive loss, pairs seen, extra record keys).
     The encoder of the best validation epoch is restored; ``samples_per_second`` counts both members of a pair.
     """
-    res = TrainResult(encoder=trainer.encoder)
-    best_state = copy.deepcopy(trainer.encoder.state_dict())
+    res = TrainResult(encoder=encoder)
+    best_state = copy.deepcopy(encoder.state_dict())
     res.best_val_loss = val_loss()
     res.history.append({"epoch": 0, "train_loss": float("nan"), "val_loss": res.best_val_loss, "seconds": 0.0})
     if on_epoch:
@@ -194,14 +194,14 @@ def fit_early_stopping(trainer: ContrastiveTrainer, run_epoch: Callable[[int], t
             on_epoch(rec)
         if vloss < res.best_val_loss - cfg.min_delta:
             res.best_val_loss, res.best_epoch, bad = vloss, epoch, 0
-            best_state = copy.deepcopy(trainer.encoder.state_dict())
+            best_state = copy.deepcopy(encoder.state_dict())
         else:
             bad += 1
             if bad >= cfg.patience:
                 res.stopped_early = True
                 break
-    trainer.encoder.load_state_dict(best_state)
-    trainer.encoder.eval()
+    encoder.load_state_dict(best_state)
+    encoder.eval()
     res.seconds = time.perf_counter() - t_start
     res.samples_per_second = 2 * n_seen / train_time if train_time > 0 else 0.0
     return res
