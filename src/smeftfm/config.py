@@ -339,6 +339,8 @@ class InformerParams(Section):
     working_points: int = Field(32, ge=4, description="working points per step (half context, half query)")
     steps: int = Field(600, gt=0)
     lr: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning rate over the steps: constant, or cosine decay from lr to 0")
     ridge: float = Field(1e-2, gt=0, description="ridge lambda relative to tr(K^T K)/p")
     ema: float = Field(0.99, gt=0, lt=1)
     var_weight: float = Field(1.0, ge=0)

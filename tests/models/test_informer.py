@@ -79,6 +79,18 @@ def test_vicreg_detects_collapse():
     assert vicreg_terms(corr)[1] > 10 * cov_ok
 
 
+def test_vicreg_terms_match_the_textbook_formulas():
+    """Variance hinge from torch.var and covariance from torch.cov, computed independently of the one-pass code."""
+    z = torch.randn(300, 6, dtype=torch.float64) * torch.linspace(0.3, 2.0, 6, dtype=torch.float64)
+    z[:, 1] += 0.5 * z[:, 0]
+    var, cov = vicreg_terms(z)
+    std = torch.sqrt(z.var(0) + 1e-4)
+    c = torch.cov(z.T)
+    off = c - torch.diag(torch.diag(c))
+    assert torch.allclose(var, torch.relu(1 - std).mean(), rtol=1e-12)
+    assert torch.allclose(cov, (off**2).sum() / 6, rtol=1e-12)
+
+
 def _pool(n=20000, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, n)

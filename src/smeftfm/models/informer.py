@@ -65,6 +65,7 @@ class InformerConfig:
     working_points: int = 32
     steps: int = 600
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     ridge: float = 1e-2
     ema: float = 0.99
     var_weight: float = 1.0
@@ -76,6 +77,8 @@ class InformerConfig:
     def __post_init__(self) -> None:
         if self.precision not in ("float32", "bfloat16"):
             raise SmeftfmError(f"informer precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise SmeftfmError(f"informer lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,14 +105,20 @@ class EventEncoder(nn.Module):
         return torch.cat([z, self.mlp(z)], dim=-1)
 
 
+def _stacked_vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`vicreg_terms` per model: ``z [S, n, d]`` -> variance and covariance terms ``[S]`` each."""
+    zc = z - z.mean(1, keepdim=True)
+    cov = zc.transpose(1, 2) @ zc / (z.shape[1] - 1)  # [S, d, d]; its diagonal is the variance (one pass)
+    diag = torch.diagonal(cov, dim1=1, dim2=2)
+    var = torch.relu(1.0 - torch.sqrt(diag + 1e-4)).mean(1)
+    off = cov - torch.diag_embed(diag)
+    return var, (off**2).sum((1, 2)) / z.shape[2]
+
+
 def vicreg_terms(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """VICReg variance (mean hinge of unit std) and covariance (mean squared off-diagonal) terms of ``z [n, d]``."""
-    zc = z - z.mean(0)
-    std = torch.sqrt(zc.var(0) + 1e-4)
-    var = torch.relu(1.0 - std).mean()
-    cov = (zc.T @ zc) / (z.shape[0] - 1)
-    off = cov - torch.diag(torch.diag(cov))
-    return var, (off**2).sum() / z.shape[1]
+    v, c = _stacked_vicreg(z[None])
+    return v[0], c[0]
 
 
 class EventPool:
@@ -127,6 +136,7 @@ class EventPool:
             raise SmeftfmError("event pool: weights must be one finite positive number per event")
         self.lifts = torch.as_tensor(lifts, dtype=torch.float32)
         self.ratio_terms = torch.as_tensor(terms / terms[:, :1], dtype=torch.float64)  # T(x)/SM(x)
+        self._ratio_terms_t = self.ratio_terms.T.contiguous()  # [n_terms, N]: the draw's weights come out row-major
         self.weights = torch.as_tensor(w / w.mean(), dtype=torch.float32)
         self.n_operators = n_operators
 
@@ -137,6 +147,7 @@ class EventPool:
     def to(self, device) -> EventPool:
         """Move the pool to ``device`` (in place); returns the pool."""
         self.lifts, self.ratio_terms = self.lifts.to(device), self.ratio_terms.to(device)
+        self._ratio_terms_t = self._ratio_terms_t.to(device)
         self.weights = self.weights.to(device)
         return self
 
@@ -148,7 +159,7 @@ class EventPool:
         Pool with :func:`pooled` (the weighted mean estimates E_C[.] whatever the pool's mass bias).
         """
         mono = torch.as_tensor(monomials(np.asarray(coeffs, dtype=np.float64), "quadratic"), device=self.device)
-        w = (self.ratio_terms @ mono.T).T.clamp_min(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
+        w = (mono @ self._ratio_terms_t).clamp_min_(0.0)  # [M, N_pool], p(x|C)/p(x|SM) up to a constant
         idx = torch.multinomial(w, 2 * n, replacement=True, generator=gen)  # [M, 2n]
         ev, wt = self.lifts[idx], self.weights[idx]  # [M, 2n, p], [M, 2n]
         out = (torch.stack([ev[:, :n], ev[:, n:]]), torch.stack([wt[:, :n], wt[:, n:]]))
@@ -208,16 +219,6 @@ class StackedMLP(nn.Module):
                     layer.bias.copy_(self.biases[i][s, 0])
 
 
-def _stacked_vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`vicreg_terms` per model: ``z [S, n, d]`` -> variance and covariance terms ``[S]`` each."""
-    zc = z - z.mean(1, keepdim=True)
-    std = torch.sqrt(zc.var(1) + 1e-4)
-    var = torch.relu(1.0 - std).mean(1)
-    cov = zc.transpose(1, 2) @ zc / (z.shape[1] - 1)
-    off = cov - torch.diag_embed(torch.diagonal(cov, dim1=1, dim2=2))
-    return var, (off**2).sum((1, 2)) / z.shape[2]
-
-
 def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...] | list[int], mean: np.ndarray,
                     std: np.ndarray, log_every: int = 50, snapshot_steps: tuple[int, ...] = (),
                     snapshots: dict | None = None, aux_weights: tuple[float, ...] | list[float] | None = None,
@@ -262,6 +263,7 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
         params += [aux_w, aux_b]
         aux_t = torch.as_tensor(aux, dtype=torch.float32, device=pool.device)
     opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.lr_schedule == "cosine" else None
     mean_t, std_t = encs[0].mean, encs[0].std
     n_ctx = m_wp // 2
     low = cfg.precision == "bfloat16"  # bf16 autocast of the MLP matmuls (weights, Adam and the rest in float32)
@@ -301,6 +303,8 @@ def train_informers(pool: EventPool, cfg: InformerConfig, seeds: tuple[int, ...]
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         with torch.no_grad():
             torch._foreach_lerp_(tg_params, on_params, 1.0 - cfg.ema)
         if step % log_every == 0 or step == cfg.steps - 1:
