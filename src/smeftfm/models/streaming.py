@@ -135,26 +135,33 @@ class ShardStream(IterableDataset):
 
         Row groups (one universe's chunk each) are visited in a random order; up to ``mix`` of them are open at a
         time and each buffer takes an equal slice of every open one, so a buffer mixes at least ``mix`` universes
-        (the negatives' pool) while holding only ``mix`` row groups plus the buffer in memory.
+        (the negatives' pool) while holding only ``mix`` row groups plus the buffer in memory. Once what is left
+        of the pass is under two buffers it goes out as one last buffer (every remaining row group opened), so a
+        pass does not end on buffers of one or two universes (such batches skew BatchNorm's statistics).
         """
         files, rng = self._reader()
         cols = ["label", "replica", *self.columns]
-        queue: list[tuple[Path, int]] = []
+        queue: list[tuple[Path, int, int]] = []  # (shard, row group, rows)
         for f in files:
             try:
-                queue += [(f, g) for g in range(pq.ParquetFile(f, memory_map=True).num_row_groups)]
+                meta = pq.ParquetFile(f, memory_map=True).metadata
+                queue += [(f, g, meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
             except (pa.ArrowInvalid, OSError) as err:
                 raise DataError(f"corpus shard {f} is unreadable ({err}); re-run the corpus stage") from None
         queue = [queue[i] for i in rng.permutation(len(queue))][::-1]  # pop() from the end
+        queued = sum(q[2] for q in queue)
         active: list[list] = []  # [table, offset]
         while queue or active:
-            while len(active) < self.mix and queue:
-                f, g = queue.pop()
+            left = queued + sum(a[0].num_rows - a[1] for a in active)
+            tail = left < 2 * self.buffer_rows  # the last buffer of the pass: open everything that is left
+            while (len(active) < self.mix or tail) and queue:
+                f, g, rows = queue.pop()
+                queued -= rows
                 try:
                     active.append([pq.ParquetFile(f, memory_map=True).read_row_group(g, columns=cols), 0])
                 except (pa.ArrowInvalid, OSError) as err:
                     raise DataError(f"corpus shard {f} is unreadable ({err}); re-run the corpus stage") from None
-            take = max(1, self.buffer_rows // len(active))
+            take = max(a[0].num_rows - a[1] for a in active) if tail else max(1, self.buffer_rows // len(active))
             parts = []
             for a in active:
                 parts.append(a[0].slice(a[1], take))
