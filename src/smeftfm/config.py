@@ -231,9 +231,23 @@ class TrainParams(Section):
     transform_floor: float = Field(1e-2, gt=0, lt=1, description="lower clip of y/y_SM before the log")
     amp: bool = Field(True, description="automatic mixed precision (CUDA only)")
     nproc: int = Field(1, ge=1, description="DDP ranks started with torchrun (1: train in the stage process)")
+    streaming: bool = Field(False, strict=True, description="stream the train split's Parquet shards instead of "
+                            "loading them (corpora bigger than RAM); false = the in-memory path")
+    stream_buffer_rows: int = Field(65_536, ge=2, description="replicas per shuffle buffer when streaming (pairs "
+                                    "are drawn inside a buffer; memory grows with it)")
     knn_k: int = Field(15, gt=0, description="neighbours of the k-NN universe accuracy")
     silhouette_n: int = Field(5000, ge=10, description="test replicas used for the silhouette score")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _streaming(self) -> TrainParams:
+        if self.streaming and self.nproc > 1:
+            raise ValueError("train.streaming with train.nproc > 1 is not supported (the DDP trainer shares one "
+                             "in-memory pair draw between ranks); set train.nproc: 1 or train.streaming: false")
+        if self.streaming and self.stream_buffer_rows < self.batch_size:
+            raise ValueError(f"train.stream_buffer_rows ({self.stream_buffer_rows}) must be at least "
+                             f"train.batch_size ({self.batch_size}): pairs are drawn inside one buffer")
+        return self
 
 
 class HeadsParams(Section):

@@ -7,8 +7,14 @@ starts ``torchrun --standalone --nproc_per_node <nproc> -m smeftfm.models.distri
 * all ranks draw the *same* global pairs from the same seeded generator as the single-process trainer
   (:class:`~smeftfm.models.pairs.PairSampler`), and each takes its contiguous share of every global batch of
   ``train.batch_size`` pairs; ``DistributedDataParallel`` averages the gradients, so with equal shares one step is
-  the single-process step at the same global batch (exactly so without BatchNorm and dropout, whose statistics and
-  masks are per rank);
+  the single-process step at the same global batch;
+* BatchNorm layers are made cross-rank (:func:`sync_batch_norm`): in training mode their mean and variance are
+  taken over the whole global batch (all ranks), as in one process, and the gradients flow through those global
+  statistics. On CUDA this is ``torch.nn.SyncBatchNorm``; on CPU, where torch (2.13) refuses it under DDP
+  ("SyncBatchNorm layers only work with GPU modules"), :class:`CrossRankBatchNorm1d` does the same with two
+  autograd-aware all-reduces over gloo. Eval mode uses the running statistics, which every rank updates alike;
+* dropout masks are drawn per rank (each rank's generator), so with ``dropout > 0`` a DDP run and a single-process
+  run are equal only in distribution, not step by step;
 * validation and early stopping run identically on every rank (same weights, same fixed pairs);
 * only rank 0 writes outputs (the trained weights and history); the stage process, which is not a rank, does all
   MLflow logging, so nothing is logged twice.
@@ -32,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import SmeftfmError
@@ -40,7 +47,66 @@ from .losses import contrastive_loss
 from .pairs import PairSampler
 from .training import TrainConfig, TrainResult, fit_early_stopping, pair_loss, seed_everything, train_encoder
 
-__all__ = ["fit_encoder", "launch", "main", "train_ddp"]
+__all__ = ["CrossRankBatchNorm1d", "fit_encoder", "launch", "main", "sync_batch_norm", "train_ddp"]
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """``all_reduce(SUM)`` whose backward is the all-reduced sum of the upstream gradients (every rank's loss
+    depends on every rank's contribution to the sum)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out = t.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out = g.clone()
+        dist.all_reduce(out)
+        return out
+
+
+class CrossRankBatchNorm1d(nn.BatchNorm1d):
+    """``BatchNorm1d`` whose training-mode statistics are those of the global batch across all DDP ranks.
+
+    Mean and (biased) variance of every feature over the rows of all ranks, computed in two passes (sum, then sum
+    of squared deviations) with autograd-aware all-reduces, so forward *and* backward are those of one BatchNorm on
+    the concatenated batch. Running mean/var are updated with the global statistics (unbiased variance, as
+    ``BatchNorm1d``), identically on every rank. Without a process group, or in eval mode, it is ``BatchNorm1d``;
+    its state dict has the same keys, so weights load into a plain encoder.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        n = _SumOverRanks.apply(torch.tensor([float(x.shape[0])], dtype=x.dtype, device=x.device)).detach()
+        mean = _SumOverRanks.apply(x.sum(0)) / n
+        var = _SumOverRanks.apply(((x - mean) ** 2).sum(0)) / n
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)  # type: ignore[union-attr]
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(m * mean.detach())
+                self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp(min=1))
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        return y * self.weight + self.bias if self.affine else y
+
+
+def sync_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` with every ``BatchNorm1d`` made cross-rank: ``torch.nn.SyncBatchNorm`` on CUDA,
+    :class:`CrossRankBatchNorm1d` elsewhere (weights and running statistics copied)."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm1d) and not isinstance(child, CrossRankBatchNorm1d):
+            new = CrossRankBatchNorm1d(child.num_features, child.eps, child.momentum, child.affine,
+                                       child.track_running_stats).to(device)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new)
+        else:
+            sync_batch_norm(child, device)
+    return module
 
 
 def _setup() -> tuple[int, int, torch.device]:
@@ -65,7 +131,7 @@ def train_ddp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
     rng = np.random.default_rng(cfg.seed)
     x = torch.as_tensor(x_train, dtype=torch.float32).to(device)
     sampler = PairSampler(np.asarray(y_train), cfg.positive_fraction)
-    encoder = Encoder(enc_cfg).to(device)
+    encoder = sync_batch_norm(Encoder(enc_cfg).to(device), device)
     model = DistributedDataParallel(encoder, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     use_amp = bool(cfg.amp and device.type == "cuda")

@@ -7,9 +7,10 @@ Spectra in pb/GeV; latent coordinates dimensionless; R^2 and accuracies are frac
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,13 +25,21 @@ from ..physics.observables import column_names
 from .baselines import embedding_metrics, fit_pca
 from .datasets import SPLITS, Split, Theory, load_split, load_theory
 from .encoder import EncoderConfig, embed
-from .training import TrainResult
+from .training import TrainConfig, TrainResult
 from .transforms import InputTransform
 
-__all__ = ["TrainingData", "embed_splits", "encoder_config", "epoch_logger", "fit_features", "load_training_data",
-           "model_meta", "probe_targets", "train_metrics", "write_embeddings", "zpeak_column"]
+__all__ = ["SplitIds", "TrainStudy", "TrainingData", "embed_splits", "encoder_config", "epoch_logger", "fit_features",
+           "load_training_data", "metrics_summary", "model_meta", "probe_targets", "study_in_memory", "train_metrics",
+           "write_embeddings", "zpeak_column"]
 
 _log = logging.getLogger(__name__)
+
+
+class SplitIds(NamedTuple):
+    """Universe label and replica index of every replica of a split (int64), without the spectra."""
+
+    label: np.ndarray
+    replica: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -40,15 +49,18 @@ class TrainingData:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.splits["train"].columns
+        """The spectrum bin columns (those of the theory spectra, checked equal to every loaded split's)."""
+        return self.theory.columns
 
 
-def load_training_data(corpus_dir: Path, spectra_path: Path, universes_path: Path) -> TrainingData:
-    """The corpus splits and the theory spectra, checked against each other (provenance, columns, labels)."""
+def load_training_data(corpus_dir: Path, spectra_path: Path, universes_path: Path,
+                       splits_to_load: tuple[str, ...] = SPLITS) -> TrainingData:
+    """The corpus splits (``splits_to_load``; the streamed path leaves out ``train``) and the theory spectra,
+    checked against each other (provenance, columns, labels)."""
     theory = load_theory(spectra_path, universes_path)
-    splits = {s: load_split(corpus_dir, s) for s in SPLITS}
+    splits = {s: load_split(corpus_dir, s) for s in splits_to_load}
     check_provenance(corpus_meta(corpus_dir).get("spectra_sha256"), spectra_path, "the corpus")
-    if splits["train"].columns != theory.columns:
+    if any(sp.columns != theory.columns for sp in splits.values()):
         raise DataError("corpus and spectra bin columns differ; re-run the corpus stage")
     n_univ = len(theory.labels)
     for s, sp in splits.items():
@@ -118,11 +130,22 @@ def zpeak_column(columns: tuple[str, ...], params: Params) -> str:
 def train_metrics(params: Params, data: TrainingData, res: TrainResult, transform: InputTransform,
                   z: dict, zp: dict, pca, device) -> dict:
     """``train.json``: the encoder's and the PCA baseline's probes on the test split and the training summary."""
-    tp, sp, th = params.train, data.splits, data.theory
+    sp, th = data.splits, data.theory
     zcol = zpeak_column(data.columns, params)
     tgt = {s: probe_targets(sp[s].x, sp[s].label, data.columns, th.operators, th.coeffs, zcol)
            for s in ("train", "test")}
-    lab_tr, lab_te = sp["train"].label, sp["test"].label
+    return metrics_summary(params, th, res, {s: sp[s].label for s in SPLITS}, tgt, z, zp,
+                           float(pca.explained_variance_ratio_.sum()), transform.clipped_fraction(sp["train"].x),
+                           device, "in_memory")
+
+
+def metrics_summary(params: Params, theory: Theory, res: TrainResult, labels: dict[str, np.ndarray],
+                    tgt: dict[str, dict[str, np.ndarray]], z: dict, zp: dict, pca_explained: float,
+                    clipped_train: float, device, training_path: str) -> dict:
+    """``train.json`` from its parts (shared by the in-memory and the streamed path): ``labels`` of every split,
+    probe targets ``tgt`` of train and test, latents ``z``/``zp`` of train and test."""
+    tp, th = params.train, theory
+    lab_tr, lab_te = labels["train"], labels["test"]
     m_enc, m_pca = (embedding_metrics(e["train"], lab_tr, e["test"], lab_te, tgt["train"], tgt["test"], tp.knn_k,
                                       tp.silhouette_n, tp.seed) for e in (z, zp))
     for m in (m_enc, m_pca):
@@ -134,10 +157,9 @@ def train_metrics(params: Params, data: TrainingData, res: TrainResult, transfor
         "best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss, "epochs_run": len(res.history) - 1,
         "stopped_early": res.stopped_early, "train_seconds": res.seconds,
         "samples_per_second": res.samples_per_second,
-        "pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
-        "clipped_fraction_train": transform.clipped_fraction(sp["train"].x),
-        "n_train": len(lab_tr), "n_val": len(sp["val"].label), "n_test": len(lab_te),
-        "n_universes": len(th.labels), "device": str(device),
+        "pca_explained_variance": pca_explained, "clipped_fraction_train": clipped_train,
+        "n_train": len(lab_tr), "n_val": len(labels["val"]), "n_test": len(lab_te),
+        "n_universes": len(th.labels), "device": str(device), "training_path": training_path,
     })
 
 
@@ -148,9 +170,9 @@ def model_meta(tp, res: TrainResult, data: TrainingData) -> dict:
             "operators": list(th.operators), "columns": list(data.columns), "universes": list(th.names)}
 
 
-def write_embeddings(target: Path, splits: dict[str, Split], z: dict, zp: dict, theory: Theory) -> None:
+def write_embeddings(target: Path, splits: Mapping[str, Split | SplitIds], z: dict, zp: dict, theory: Theory) -> None:
     """``replicas.parquet`` (every replica: split, label, replica, z_*, pca_*) and ``universes.parquet``
-    (per universe: mean and std of its *test* replica embeddings)."""
+    (per universe: mean and std of its *test* replica embeddings). ``splits`` need only ``label``/``replica``."""
     rows = []
     for s, sp in splits.items():
         df = pd.DataFrame({"split": s, "label": sp.label.astype(np.int32), "replica": sp.replica.astype(np.int32)})
@@ -172,3 +194,31 @@ def write_embeddings(target: Path, splits: dict[str, Split], z: dict, zp: dict, 
     with atomic_dir(target) as tmp:
         write_parquet(rep, tmp / "replicas.parquet", meta)
         write_parquet(uni, tmp / "universes.parquet", meta)
+
+
+@dataclass(frozen=True)
+class TrainStudy:
+    """What either training path hands the stage: the result, the fitted transform, latents ``z``/``zp`` and ids
+    of every split, ``train.json``, and a few raw spectra (pb/GeV) as the MLflow input example."""
+
+    res: TrainResult
+    transform: InputTransform
+    z: dict[str, np.ndarray]
+    zp: dict[str, np.ndarray]
+    ids: dict[str, Split | SplitIds]
+    metrics: dict
+    example: np.ndarray
+
+
+def study_in_memory(params: Params, data: TrainingData, device, on_epoch: Callable[[dict], None]) -> TrainStudy:
+    """The in-memory path: transform, encoder (in this process or on ``train.nproc`` DDP ranks), latents, metrics."""
+    from .distributed import fit_encoder
+
+    tp = params.train
+    transform, feats = fit_features(tp, data)
+    sp = data.splits
+    res = fit_encoder(tp.nproc, feats["train"], sp["train"].label, feats["val"], sp["val"].label,
+                      encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), device, on_epoch)
+    z, zp, pca = embed_splits(res, feats, tp, device)
+    metrics = train_metrics(params, data, res, transform, z, zp, pca, device)
+    return TrainStudy(res, transform, z, zp, dict(sp), metrics, sp["train"].x[:8])

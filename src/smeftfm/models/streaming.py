@@ -135,26 +135,33 @@ class ShardStream(IterableDataset):
 
         Row groups (one universe's chunk each) are visited in a random order; up to ``mix`` of them are open at a
         time and each buffer takes an equal slice of every open one, so a buffer mixes at least ``mix`` universes
-        (the negatives' pool) while holding only ``mix`` row groups plus the buffer in memory.
+        (the negatives' pool) while holding only ``mix`` row groups plus the buffer in memory. Once what is left
+        of the pass is under two buffers it goes out as one last buffer (every remaining row group opened), so a
+        pass does not end on buffers of one or two universes (such batches skew BatchNorm's statistics).
         """
         files, rng = self._reader()
         cols = ["label", "replica", *self.columns]
-        queue: list[tuple[Path, int]] = []
+        queue: list[tuple[Path, int, int]] = []  # (shard, row group, rows)
         for f in files:
             try:
-                queue += [(f, g) for g in range(pq.ParquetFile(f, memory_map=True).num_row_groups)]
+                meta = pq.ParquetFile(f, memory_map=True).metadata
+                queue += [(f, g, meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
             except (pa.ArrowInvalid, OSError) as err:
                 raise DataError(f"corpus shard {f} is unreadable ({err}); re-run the corpus stage") from None
         queue = [queue[i] for i in rng.permutation(len(queue))][::-1]  # pop() from the end
+        queued = sum(q[2] for q in queue)
         active: list[list] = []  # [table, offset]
         while queue or active:
-            while len(active) < self.mix and queue:
-                f, g = queue.pop()
+            left = queued + sum(a[0].num_rows - a[1] for a in active)
+            tail = left < 2 * self.buffer_rows  # the last buffer of the pass: open everything that is left
+            while (len(active) < self.mix or tail) and queue:
+                f, g, rows = queue.pop()
+                queued -= rows
                 try:
                     active.append([pq.ParquetFile(f, memory_map=True).read_row_group(g, columns=cols), 0])
                 except (pa.ArrowInvalid, OSError) as err:
                     raise DataError(f"corpus shard {f} is unreadable ({err}); re-run the corpus stage") from None
-            take = max(1, self.buffer_rows // len(active))
+            take = max(a[0].num_rows - a[1] for a in active) if tail else max(1, self.buffer_rows // len(active))
             parts = []
             for a in active:
                 parts.append(a[0].slice(a[1], take))
@@ -186,12 +193,15 @@ class ShardStream(IterableDataset):
 def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.ndarray, enc_cfg: EncoderConfig,
                             cfg: TrainConfig, device: torch.device | str = "cpu", num_workers: int = 0,
                             on_epoch: Callable[[dict], None] | None = None,
-                            max_anchors: int | None = None) -> TrainResult:
-    """Contrastive training over ``stream`` (one pass over every train replica as anchor per epoch).
+                            max_anchors: int | None = None, anchors_per_epoch: int | None = None) -> TrainResult:
+    """Contrastive training over ``stream``.
 
     Same model, optimiser, loss, validation pairs and early stopping as :func:`.training.train_encoder`; only
     the pairs differ (drawn inside the stream's buffers instead of over the whole split). ``x_val`` are features.
-    ``max_anchors`` ends each epoch after that many anchors (benchmarks on a time budget); None = the whole split.
+    An epoch is one pass over every train replica as anchor, or, with ``anchors_per_epoch`` (the ``train`` stage
+    passes ``train.pairs_per_epoch``), that many anchors taken from passes that continue across epochs -- the
+    in-memory trainer's epoch, so validation and early stopping run at the same cadence.
+    ``max_anchors`` ends each full-pass epoch after that many anchors (benchmarks on a time budget).
     """
     # the trainer's own tensor holds the (small) validation features; the train pairs come from the stream
     trainer = ContrastiveTrainer(x_val, y_val, enc_cfg, cfg, device)
@@ -201,17 +211,37 @@ def train_encoder_streaming(stream: ShardStream, x_val: np.ndarray, y_val: np.nd
     xv = trainer.x
     vi_t, vj_t, vy_t = (torch.from_numpy(a).to(dev) for a in (vi, vj, vy))
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=num_workers)
+
+    def passes() -> Iterator[PairBatch]:
+        """Batches of pass 1, 2, ... (each pass reshuffled), without end."""
+        p = 0
+        while True:
+            p += 1
+            stream.set_epoch(p)
+            empty = True
+            for b in loader:
+                empty = False
+                yield b
+            if empty:
+                raise DataError("the corpus train split yielded no replica to stream; re-run the corpus stage")
+
+    batches: Iterator[PairBatch] = passes() if anchors_per_epoch is not None else iter(())
+
     def run_epoch(epoch: int) -> tuple[float, int, dict]:
-        stream.set_epoch(epoch)
+        nonlocal batches
+        if anchors_per_epoch is None:
+            stream.set_epoch(epoch)
+            batches = iter(loader)
+        limit = anchors_per_epoch if anchors_per_epoch is not None else max_anchors
         trainer.encoder.train()
         total, seen = 0.0, 0
-        for b in loader:
+        for b in batches:
             n = b.y.shape[0]
             if n < 2:
                 continue
             total += trainer.step(b.xi.to(dev), b.xj.to(dev), b.y.to(dev)) * n
             seen += n
-            if max_anchors is not None and seen >= max_anchors:
+            if limit is not None and seen >= limit:
                 break
         return total / max(seen, 1), seen, {"anchors": seen}
 

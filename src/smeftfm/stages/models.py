@@ -21,34 +21,31 @@ def run_train(params: Params, corpus_dir: Path, spectra_path: Path, universes_pa
     """Train the encoder, fit the PCA baseline, write model, embeddings, metrics and the loss curve."""
     from ..device import pick_device
     from ..models import encoder_study as es
+    from ..models import stream_study as ss
     from ..models.bundle import save_encoder
-    from ..models.distributed import fit_encoder
     from ..models.encoder import EmbeddingModel
-    from ..models.training import TrainConfig
 
     tp = params.train
-    data = es.load_training_data(corpus_dir, spectra_path, universes_path)
-    sp = data.splits
+    load = ss.load_streaming_data if tp.streaming else es.load_training_data
+    data = load(corpus_dir, spectra_path, universes_path)
     with stage_run("train", {"train": tp.model_dump()}) as run:
         t0 = time.perf_counter()
-        transform, feats = es.fit_features(tp, data)
         device = pick_device()
-        res = fit_encoder(tp.nproc, feats["train"], sp["train"].label, feats["val"], sp["val"].label,
-                          es.encoder_config(tp, len(data.columns)), TrainConfig.from_params(tp), device,
-                          es.epoch_logger(run.log_metrics))
-        z, zp, pca = es.embed_splits(res, feats, tp, device)
-        metrics = es.train_metrics(params, data, res, transform, z, zp, pca, device)
-        save_encoder(model_dir, res.encoder.cpu(), transform, es.model_meta(tp, res, data))
-        es.write_embeddings(embeddings_dir, sp, z, zp, data.theory)
+        on_epoch = es.epoch_logger(run.log_metrics)
+        st = (ss.study_streaming(params, corpus_dir, data, device, on_epoch) if tp.streaming
+              else es.study_in_memory(params, data, device, on_epoch))
+        res, metrics = st.res, st.metrics
+        save_encoder(model_dir, res.encoder.cpu(), st.transform, es.model_meta(tp, res, data))
+        es.write_embeddings(embeddings_dir, st.ids, st.z, st.zp, data.theory)
         write_json(metrics_path, metrics)
         write_text(plots_path, pd.DataFrame(res.history).to_csv(index=False, float_format="%.6g"))
         run.log_metrics({"encoder": metrics["encoder"], "pca": metrics["pca"]})
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)})
         run.log_artifact(metrics_path)
         run.log_artifact(plots_path)
-        run.set_tags({"device": str(device)})
-        model = EmbeddingModel(res.encoder.cpu(), transform).eval()
-        log_torch_model(run, model, "encoder", sp["train"].x[:8], registered_name="smeftfm-encoder")
+        run.set_tags({"device": str(device), "training_path": metrics["training_path"]})
+        model = EmbeddingModel(res.encoder.cpu(), st.transform).eval()
+        log_torch_model(run, model, "encoder", st.example, registered_name="smeftfm-encoder")
         run.log_metrics({"stage_seconds": time.perf_counter() - t0})
     return metrics
 
