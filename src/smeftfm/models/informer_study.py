@@ -125,6 +125,8 @@ def score_informers(ev: InformerEvents, encoders: list[EventEncoder], companions
     out = {
         "objective": "jepa+supervised_aux" if cfg.aux_weight > 0 else "jepa",
         "aux_weight": cfg.aux_weight,
+        "steps": cfg.steps,
+        "lr_schedule": cfg.lr_schedule,
         "probe_r2": {n: [float(x) for x in r2[:, i]] for i, n in enumerate(names)},
         "probe_r2_median": {n: float(med[i]) for i, n in enumerate(names)},
         "probe_r2_bootstrap_se": {n: [float(x) for x in se[:, i]] for i, n in enumerate(names)},
@@ -199,7 +201,7 @@ def run_informer_study(oracle: Oracle, ip, device: torch.device | str = "cpu") -
     metrics = score_informers(ev, encs[: len(seeds)], encs[len(seeds):], hist[: len(seeds)], cfg, seeds)
     t_end = time.perf_counter()
     metrics["seconds"] = {"setup": t_setup - t0, "train": t_train - t_setup, "score": t_end - t_train,
-                          "total": t_end - t0}
+                          "total": t_end - t0, "torch_threads": torch.get_num_threads()}
     return InformerStudy(cfg, seeds, encs[: len(seeds)], encs[len(seeds):],
                          {s: snaps.get(i, {}) for i, s in enumerate(seeds)}, dict(zip(seeds, hist, strict=False)),
                          metrics, int(ev.pool.lifts.shape[1]), list(oracle.operators))
