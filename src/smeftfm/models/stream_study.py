@@ -41,7 +41,7 @@ from .encoder_study import (
     probe_targets,
     zpeak_column,
 )
-from .streaming import ShardStream, train_encoder_streaming
+from .streaming import ShardStream, split_shards, train_encoder_streaming
 from .training import TrainConfig, TrainResult
 from .transforms import InputTransform
 
@@ -52,14 +52,11 @@ __all__ = ["CovariancePCA", "StreamedTrain", "embed_train_streaming", "fit_trans
 def train_chunks(corpus_dir: Path, columns: tuple[str, ...]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(x float32 [n, bins] pb/GeV, label int64 [n], replica int64 [n])`` of every row group of the train
     split, in shard order; non-finite spectra are a :class:`DataError`."""
-    files = sorted((Path(corpus_dir) / "split=train").glob("part-*.parquet"))
-    if not files:
-        raise DataError(f"no corpus shards in {Path(corpus_dir) / 'split=train'}; run the corpus stage first")
+    files = split_shards(corpus_dir, "train")
     for f in files:
         try:
             pf = pq.ParquetFile(f, memory_map=True)
-            groups = range(pf.num_row_groups)
-            for g in groups:
+            for g in range(pf.num_row_groups):
                 t = pf.read_row_group(g, columns=["label", "replica", *columns])
                 x = np.column_stack([t.column(c).to_numpy() for c in columns]).astype(np.float32, copy=False)
                 if not np.all(np.isfinite(x)):
@@ -75,9 +72,7 @@ def load_streaming_data(corpus_dir: Path, spectra_path: Path, universes_path: Pa
     """Theory, validation and test splits in memory (checked as in the in-memory path); the train split's shards
     are only checked to carry the same bin columns."""
     data = load_training_data(corpus_dir, spectra_path, universes_path, splits_to_load=("val", "test"))
-    files = sorted((Path(corpus_dir) / "split=train").glob("part-*.parquet"))
-    if not files:
-        raise DataError(f"no corpus shards in {Path(corpus_dir) / 'split=train'}; run the corpus stage first")
+    files = split_shards(corpus_dir, "train")
     if tuple(select_bin_columns(pq.read_schema(files[0]).names)) != data.columns:
         raise DataError("corpus train shards and spectra bin columns differ; re-run the corpus stage")
     return data

@@ -33,7 +33,7 @@ from .encoder import EncoderConfig
 from .pairs import PairSampler
 from .training import ContrastiveTrainer, TrainConfig, TrainResult, fit_early_stopping, pair_loss
 
-__all__ = ["BufferPairs", "PairBatch", "ShardStream", "draw_partners", "train_encoder_streaming"]
+__all__ = ["BufferPairs", "PairBatch", "ShardStream", "draw_partners", "split_shards", "train_encoder_streaming"]
 
 
 class PairBatch(NamedTuple):
@@ -92,6 +92,15 @@ def draw_partners(labels: np.ndarray, anchors: np.ndarray, positive_fraction: fl
     return BufferPairs(labels).draw(anchors, positive_fraction, rng)
 
 
+def split_shards(corpus_dir: str | Path, split: str) -> list[Path]:
+    """The Parquet shards of ``split`` in the corpus folder, sorted; none is a :class:`DataError` naming the fix."""
+    folder = Path(corpus_dir) / f"split={split}"
+    files = sorted(folder.glob("part-*.parquet"))
+    if not files:
+        raise DataError(f"no corpus shards in {folder}; run the corpus stage first (`dvc repro corpus`)")
+    return files
+
+
 class ShardStream(IterableDataset):
     """Pairs streamed from one corpus split (see the module docstring); iterate once per epoch.
 
@@ -104,10 +113,7 @@ class ShardStream(IterableDataset):
                  transform: Callable[[np.ndarray], np.ndarray] | None = None, rank: int = 0, world_size: int = 1,
                  mix: int = 16):
         super().__init__()
-        folder = Path(corpus_dir) / f"split={split}"
-        self.files = sorted(folder.glob("part-*.parquet"))
-        if not self.files:
-            raise DataError(f"no corpus shards in {folder}; run the corpus stage first (`dvc repro corpus`)")
+        self.files = split_shards(corpus_dir, split)
         if batch_size < 2 or buffer_rows < batch_size:
             raise SmeftfmError(f"streaming needs batch_size >= 2 and buffer_rows >= batch_size, got {batch_size}, "
                                f"{buffer_rows}")
